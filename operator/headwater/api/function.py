@@ -1,0 +1,118 @@
+"""Function: one Python callable a dataflow node runs."""
+
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from headwater.api.base import ApiModel, JsonValue, cel_rules
+from headwater.api.conditions import Condition
+from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
+
+PYTHON_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class FunctionType(StrEnum):
+    SOURCE = "source"
+    TRANSFORMER = "transformer"
+    SINK = "sink"
+
+
+class ParamType(StrEnum):
+    """How an input reaches the function."""
+
+    PATH = "path"
+    """A local file path to the data (downloaded first when remote)."""
+    ARTIFACT = "artifact"
+    """The loaded object: a DataFrame, an array, a decoded JSON value…"""
+    VALUE = "value"
+    """A JSON value."""
+
+
+class FunctionCode(ApiModel):
+    """Where the code is: exactly one of inline, configMapKeyRef, module."""
+
+    model_config = cel_rules(
+        (
+            "[has(self.inline), has(self.configMapKeyRef), has(self.module)]"
+            ".filter(x, x).size() == 1",
+            "code needs exactly one of inline, configMapKeyRef, module",
+        )
+    )
+
+    inline: str | None = Field(default=None, min_length=1)
+    """Python source that defines the handler."""
+    config_map_key_ref: KeyRef | None = None
+    """A ConfigMap key holding the Python source."""
+    module: str | None = Field(default=None, min_length=1)
+    """A dotted module name importable inside the image."""
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> Self:
+        given = [n for n in ("inline", "config_map_key_ref", "module") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError(
+                f"code needs exactly one of inline, configMapKeyRef, module; got {len(given)}"
+            )
+        return self
+
+
+class Param(ApiModel):
+    """One parameter of the callable."""
+
+    name: str = Field(pattern=PYTHON_IDENTIFIER)
+    """The Python parameter's name."""
+    type: ParamType = ParamType.ARTIFACT
+    """path, artifact or value."""
+    default: JsonValue = None
+    """A JSON default; only value parameters take one."""
+    description: str | None = None
+    """What the parameter means, for people."""
+
+    @model_validator(mode="after")
+    def default_only_for_values(self) -> Self:
+        if self.default is not None and self.type != ParamType.VALUE:
+            raise ValueError(f"param {self.name!r}: only value parameters take a default")
+        return self
+
+
+class FunctionSpec(ApiModel):
+    """A Python callable, its typed parameters and its named outputs."""
+
+    handler: str = Field(pattern=PYTHON_IDENTIFIER)
+    """The callable's name in the code."""
+    description: str | None = None
+    """What it does, for people."""
+    type: FunctionType = FunctionType.TRANSFORMER
+    """source, transformer or sink."""
+    code: FunctionCode
+    """Where the code is."""
+    params: list[Param] = []
+    """The callable's parameters, in order."""
+    outputs: list[str] = []
+    """Names of what it returns: one name is the return value; several are a tuple in
+    this order or a dict by name; none (sinks) means the return value is ignored."""
+    image: str | None = None
+    """The container image; the operator's default runner image when left out."""
+    resources: ResourceRequirements | None = None
+    """CPU and memory requests and limits for its container."""
+    env: list[EnvVar] = []
+    """Environment variables for its container."""
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+class FunctionStatus(ApiModel):
+    conditions: list[Condition] = []
+    """Ready: the code parses and defines the handler with the declared parameters."""
+    observed_generation: int | None = None
+    """The metadata.generation this status describes."""
+
+
+class Function(ApiModel):
+    api_version: str = "headwater.dev/v1alpha1"
+    kind: Literal["Function"] = "Function"
+    metadata: ObjectMeta
+    spec: FunctionSpec
+    status: FunctionStatus | None = None

@@ -1,0 +1,124 @@
+"""Run: one execution of a dataflow."""
+
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from headwater.api.base import ApiModel, JsonValue, Timestamp, cel_rules
+from headwater.api.conditions import Condition
+from headwater.api.meta import EnvVar, ObjectMeta
+
+
+class Binding(ApiModel):
+    """What a free input receives: a Dataset by name, or a literal JSON value."""
+
+    model_config = cel_rules(
+        ("has(self.dataset) != has(self.value)", "a binding needs exactly one of dataset, value")
+    )
+
+    dataset: str | None = Field(default=None, min_length=1)
+    """A Dataset's metadata.name in the same namespace."""
+    value: JsonValue = None
+    """A literal JSON value."""
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> Self:
+        if (self.dataset is None) == (self.value is None):
+            raise ValueError("a binding needs exactly one of dataset, value")
+        return self
+
+
+class RunSpec(ApiModel):
+    """One execution of a Dataflow with its inputs bound."""
+
+    dataflow: str = Field(min_length=1)
+    """The Dataflow's metadata.name."""
+    parameters: dict[str, Binding] = {}
+    """Free input name → binding. A free input is a name no node produces; one left
+    unbound takes its parameter's default."""
+    env: list[EnvVar] = []
+    """Environment variables added to every node."""
+    retries: int = Field(default=0, ge=0, le=9)
+    """Extra attempts per node after a failure (0–9). A bad-input failure is not retried."""
+    parallelism: int | None = Field(default=None, ge=1)
+    """Most nodes running at once; no limit when left out."""
+    timeout_seconds: int | None = Field(default=None, ge=1)
+    """Deadline for the whole run; running nodes are stopped and the run fails."""
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    """Delete the Run this long after it finished."""
+    stop: bool = False
+    """true: stop running nodes, start no more, and finish as Cancelled."""
+    resume_from: str | None = Field(default=None, min_length=1)
+    """Another Run whose succeeded nodes' outputs are reused instead of run again."""
+
+
+class RunPhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+class NodePhase(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (NodePhase.PENDING, NodePhase.RUNNING)
+
+
+class NodeStatus(ApiModel):
+    """What happened to one node; fields that do not apply are left out to stay small."""
+
+    phase: NodePhase = NodePhase.PENDING
+    """Pending, Running, Succeeded, Failed, Skipped or Cancelled."""
+    attempts: int | None = None
+    """How many times it was started (pods, in a cluster)."""
+    job: str | None = None
+    """The Job that runs it, in a cluster."""
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    exit_code: int | None = None
+    """The runner's exit code: 0 success, 1 the function raised, 2 bad input."""
+    message: str | None = None
+    """Why it failed or was skipped; the last line of the traceback for an exception."""
+    outputs: dict[str, str] | None = None
+    """Output name → URI of the stored artifact."""
+    reused_from: str | None = None
+    """The Run whose outputs this node reused (resumeFrom)."""
+
+
+class RunStatus(ApiModel):
+    """Where the run is; the Succeeded condition is the contract, phase a summary."""
+
+    phase: RunPhase = RunPhase.PENDING
+    """Pending, Running, Succeeded, Failed or Cancelled."""
+    conditions: list[Condition] = []
+    """Succeeded (Unknown while running), Running."""
+    progress: str | None = None
+    """Finished nodes / all nodes, e.g. 3/4."""
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    duration: str | None = None
+    """How long the run took, e.g. 1m23s; set when it finishes."""
+    nodes: dict[str, NodeStatus] = {}
+    """Node name → state."""
+    outputs: dict[str, str] = {}
+    """The dataflow's final outputs (names no node reads), name → URI."""
+    observed_generation: int | None = None
+    """The metadata.generation this status describes."""
+
+
+class Run(ApiModel):
+    api_version: str = "headwater.dev/v1alpha1"
+    kind: Literal["Run"] = "Run"
+    metadata: ObjectMeta
+    spec: RunSpec
+    status: RunStatus | None = None

@@ -1,0 +1,240 @@
+"""Generate the CustomResourceDefinitions from the pydantic models.
+
+The models are the single source of truth; this turns their JSON schema into the
+structural OpenAPI v3 schema Kubernetes wants (no $ref, no anyOf-with-null, no titles),
+and adds what only a CRD has: scope, names, printer columns, the status subresource.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from headwater.api import GROUP, VERSION, Dataflow, Dataset, Function, Run
+from headwater.api.base import ApiModel
+
+CATEGORY = "headwater"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    json_path: str
+    type: str = "string"
+    description: str = ""
+    priority: int = 0
+
+
+def ready_column() -> Column:
+    return Column(
+        "Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition"
+    )
+
+
+AGE = Column("Age", ".metadata.creationTimestamp", "date")
+
+
+@dataclass(frozen=True)
+class Kind:
+    model: type[ApiModel]
+    plural: str
+    short_names: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def name(self) -> str:
+        return self.model.__name__
+
+
+KINDS = (
+    Kind(
+        Dataset,
+        "datasets",
+        ("hwds",),
+        (
+            ready_column(),
+            Column("Format", ".status.format"),
+            Column("Size", ".status.size", "integer"),
+            Column("URI", ".status.uri", priority=1),
+            AGE,
+        ),
+    ),
+    Kind(
+        Function,
+        "functions",
+        ("hwfn",),
+        (
+            Column("Handler", ".spec.handler"),
+            Column("Type", ".spec.type"),
+            ready_column(),
+            Column("Image", ".spec.image", priority=1),
+            AGE,
+        ),
+    ),
+    Kind(
+        Dataflow,
+        "dataflows",
+        ("hwdf",),
+        (
+            Column("Nodes", ".status.nodeCount", "integer"),
+            Column("Depth", ".status.depth", "integer"),
+            ready_column(),
+            AGE,
+        ),
+    ),
+    Kind(
+        Run,
+        "runs",
+        ("hwrun",),
+        (
+            Column("Dataflow", ".spec.dataflow"),
+            Column("Phase", ".status.phase"),
+            Column("Progress", ".status.progress"),
+            AGE,
+            Column("Duration", ".status.duration"),
+            Column(
+                "Message",
+                '.status.conditions[?(@.type=="Succeeded")].message',
+                priority=1,
+            ),
+        ),
+    ),
+)
+
+
+def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite one pydantic JSON-schema node into a Kubernetes structural schema node."""
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return structural(merged, defs)
+    if "anyOf" in schema:
+        return _union(schema, defs)
+    out: dict[str, Any] = {}
+    if "description" in schema:
+        out["description"] = schema["description"]
+    if "enum" in schema:
+        out["type"] = "string"
+        out["enum"] = list(schema["enum"])
+    elif "type" not in schema:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    else:
+        out["type"] = schema["type"]
+    for key in ("minLength", "maxLength", "pattern", "minimum", "maximum", "minItems", "maxItems"):
+        if key in schema:
+            out[key] = schema[key]
+    if "format" in schema and schema["format"] == "date-time":
+        out["format"] = "date-time"
+    if schema.get("type") == "object":
+        if "properties" in schema:
+            out["properties"] = {
+                name: structural(sub, defs) for name, sub in schema["properties"].items()
+            }
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict) and extra:
+            out["additionalProperties"] = structural(extra, defs)
+        elif extra is True or ("properties" not in schema and extra is None) or extra == {}:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        if schema.get("required"):
+            out["required"] = list(schema["required"])
+    if schema.get("type") == "array" and "items" in schema:
+        out["items"] = structural(schema["items"], defs)
+    if "x-kubernetes-validations" in schema:
+        out["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
+    return out
+
+
+def _union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Optional fields (X | None) become X; int | str becomes int-or-string; any other
+    union (a list or a map) keeps its value as written, checked by the operator."""
+    members = [m for m in schema["anyOf"] if m.get("type") != "null"]
+    rest = {k: v for k, v in schema.items() if k not in ("anyOf", "title", "default")}
+    if len(members) == 1:
+        return structural({**members[0], **rest}, defs)
+    out: dict[str, Any] = {"description": rest["description"]} if "description" in rest else {}
+    if {m.get("type") for m in members} == {"integer", "string"}:
+        out["x-kubernetes-int-or-string"] = True
+    else:
+        out["x-kubernetes-preserve-unknown-fields"] = True
+    return out
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True)
+    defs = raw.get("$defs", {})
+    top = structural(raw, defs)
+    properties = top["properties"]
+    properties["apiVersion"] = {"type": "string", "description": "headwater.dev/v1alpha1"}
+    properties["kind"] = {"type": "string", "description": model.__name__}
+    properties["metadata"] = {"type": "object"}
+    top.pop("required", None)
+    top["required"] = ["spec"]
+    return top
+
+
+def crd(kind: Kind) -> dict[str, Any]:
+    singular = kind.name.lower()
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{kind.plural}.{GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "headwater",
+                "app.kubernetes.io/part-of": "headwater",
+            },
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind.name,
+                "listKind": f"{kind.name}List",
+                "plural": kind.plural,
+                "singular": singular,
+                "shortNames": list(kind.short_names),
+                "categories": [CATEGORY],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [_column(c) for c in kind.columns],
+                    "schema": {"openAPIV3Schema": openapi_schema(kind.model)},
+                }
+            ],
+        },
+    }
+
+
+def _column(column: Column) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": column.name, "type": column.type, "jsonPath": column.json_path}
+    if column.description:
+        out["description"] = column.description
+    if column.priority:
+        out["priority"] = column.priority
+    return out
+
+
+def render(kind: Kind) -> str:
+    header = "# Generated by `headwater crds` from headwater.api; do not edit.\n"
+    return header + yaml.safe_dump(crd(kind), sort_keys=False, width=100, allow_unicode=True)
+
+
+def rendered_files() -> dict[str, str]:
+    """File name → content, one CRD per kind."""
+    return {f"{kind.plural}.{GROUP}.yaml": render(kind) for kind in KINDS}
+
+
+def write_crds(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in rendered_files().items():
+        path = folder / name
+        path.write_text(content)
+        written.append(path)
+    return written

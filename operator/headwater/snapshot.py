@@ -1,0 +1,32 @@
+"""A Run's frozen view of what it executes: the Dataflow, its Functions with their
+code resolved, and the Datasets it binds. Editing a Function later does not change it."""
+
+from headwater.api.base import ApiModel
+from headwater.api.dataflow import DataflowSpec
+from headwater.api.dataset import DataFormat
+from headwater.api.function import FunctionSpec
+
+
+class ResolvedDataset(ApiModel):
+    """Where a bound dataset's data is, as the executor sees it."""
+
+    uri: str | None = None
+    """An fsspec URL or local path of its bytes."""
+    format: DataFormat
+    """How to read it."""
+    inline: object = None
+    """Inline JSON values, when the source is inline."""
+    is_inline: bool = False
+    """True when `inline` holds the data."""
+
+
+class Snapshot(ApiModel):
+    """Everything a Run executes, frozen when it starts."""
+
+    dataflow: DataflowSpec
+    """The Dataflow's spec."""
+    functions: dict[str, FunctionSpec]
+    """Function name → spec; `code.inline` holds the source even when it came from a
+    ConfigMap, so the snapshot does not depend on the ConfigMap later."""
+    datasets: dict[str, ResolvedDataset] = {}
+    """Dataset name → where its data is."""
