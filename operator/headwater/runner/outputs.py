@@ -1,0 +1,57 @@
+"""Matching what the function returned to its declared outputs, and storing them."""
+
+from collections.abc import Mapping, Sequence
+
+from headwater.artifacts import ArtifactError, UnstorableValue, write_artifact
+from headwater.runner.errors import InvalidTask, OutputMismatch, OutputUnstorable, RunnerError
+from headwater.task import Task
+
+
+def describe(value: object) -> str:
+    kind = type(value).__name__
+    if isinstance(value, Mapping):
+        return f"a dict with keys {sorted(map(str, value))}"
+    if isinstance(value, tuple | list):
+        return f"a {kind} of {len(value)}"
+    return f"a {kind}"
+
+
+def split_outputs(returned: object, output_names: Sequence[str]) -> dict[str, object]:
+    """Declared name → value. No names: a sink, the return value is ignored. One name: the
+    return value itself. Several: a tuple or list in order, or a dict with exactly them."""
+    names = list(output_names)
+    if not names:
+        return {}
+    if len(names) == 1:
+        return {names[0]: returned}
+    if isinstance(returned, tuple | list) and len(returned) == len(names):
+        return dict(zip(names, returned, strict=True))
+    if isinstance(returned, Mapping) and set(returned) == set(names):
+        return {name: returned[name] for name in names}
+    raise OutputMismatch(
+        f"the function declares {len(names)} outputs {names} and must return a tuple of"
+        f" {len(names)} or a dict with those keys; it returned {describe(returned)}"
+    )
+
+
+def check_output_uris(task: Task) -> None:
+    """Every declared output needs a place to go; checked before the function runs so a
+    malformed task never costs a full computation."""
+    missing = [name for name in task.output_names if name not in task.outputs]
+    if missing:
+        raise InvalidTask(f"the task gives no artifact URI for outputs {missing}")
+
+
+def write_outputs(task: Task, values: Mapping[str, object]) -> dict[str, str]:
+    """Store each output at its URI; returns declared name → URI."""
+    written: dict[str, str] = {}
+    for name, value in values.items():
+        uri = task.outputs[name]
+        try:
+            write_artifact(uri, value, task.storage_options)
+        except UnstorableValue as error:
+            raise OutputUnstorable(f"output {name}: {error}") from error
+        except ArtifactError as error:
+            raise RunnerError(f"output {name}: {error}") from error
+        written[name] = uri
+    return written

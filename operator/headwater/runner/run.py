@@ -1,0 +1,69 @@
+"""One node attempt, in process: load the handler, resolve inputs, call, store outputs."""
+
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from headwater.runner.errors import EXIT_FAILURE, EXIT_SUCCESS, FunctionRaised, RunnerError
+from headwater.runner.handler import last_lines, load_handler
+from headwater.runner.inputs import resolve_inputs
+from headwater.runner.outputs import check_output_uris, split_outputs, write_outputs
+from headwater.runner.result import RunnerResult
+from headwater.task import Task
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr: stdout belongs to the function's own prints."""
+    print(f"headwater: {message}", file=sys.stderr, flush=True)
+
+
+def call_handler(handler: Callable[..., Any], arguments: dict[str, object]) -> object:
+    try:
+        return handler(**arguments)
+    except (Exception, SystemExit) as error:
+        # Print the user's frames only: the first frame is this function.
+        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        sys.stderr.flush()
+        raise FunctionRaised(last_lines(error)) from error
+
+
+def execute(task: Task) -> dict[str, str]:
+    """Run the node; returns declared output name → URI. Raises RunnerError subclasses."""
+    check_output_uris(task)
+    log(f"loading handler {task.handler} of node {task.node}")
+    handler = load_handler(task)
+    # Downloads for path inputs live in this directory until the function returns.
+    with tempfile.TemporaryDirectory(prefix="headwater-") as workdir:
+        log(f"resolving {len(task.inputs)} inputs")
+        arguments = resolve_inputs(task, Path(workdir))
+        log(f"calling {task.handler}")
+        returned = call_handler(handler, arguments)
+    values = split_outputs(returned, task.output_names)
+    log(f"writing {len(values)} outputs")
+    return write_outputs(task, values)
+
+
+def run_task(task: Task) -> RunnerResult:
+    """Run one node attempt and report it; never raises for a failure of the node."""
+    started = time.monotonic()
+
+    def finish(exit_code: int, message: str, outputs: dict[str, str] | None = None) -> RunnerResult:
+        return RunnerResult(
+            exit_code=exit_code,
+            message=message,
+            outputs=outputs or {},
+            duration_seconds=round(time.monotonic() - started, 3),
+        )
+
+    try:
+        outputs = execute(task)
+    except RunnerError as error:
+        return finish(error.exit_code, str(error))
+    except Exception as error:  # a runner bug or an unexpected I/O error: retry may help
+        traceback.print_exception(error)
+        return finish(EXIT_FAILURE, f"runner error: {last_lines(error)}")
+    return finish(EXIT_SUCCESS, f"succeeded; wrote {len(outputs)} outputs", outputs)
