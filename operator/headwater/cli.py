@@ -1,0 +1,134 @@
+"""The `headwater` command: run and validate locally, generate CRDs, and the cluster verbs."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from headwater.api import Run, RunPhase
+from headwater.crdgen import write_crds
+from headwater.local.check import check
+from headwater.local.display import RunDisplay, summary_table
+from headwater.local.driver import Workspace, execute
+from headwater.local.resolve import snapshot_for
+from headwater.manifests import ManifestError, Manifests, load_manifests
+
+EXIT_SUCCEEDED, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+paths_argument = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+
+
+@click.group()
+@click.version_option(package_name="headwater")
+def main() -> None:
+    """Dataflows of Python functions over datasets, locally or on Kubernetes."""
+
+
+def _load_and_check(paths: tuple[Path, ...], console: Console, scratch: Path) -> Manifests:
+    """Manifests with every problem printed; exits 2 when there is any."""
+    try:
+        manifests = load_manifests(paths)
+    except ManifestError as error:
+        for problem in error.problems:
+            console.print(f"[red]error[/red] {problem}", highlight=False)
+        raise SystemExit(EXIT_INVALID) from None
+    findings = check(manifests, scratch)
+    for finding in findings:
+        console.print(f"[red]error[/red] {finding}", highlight=False)
+    if findings:
+        raise SystemExit(EXIT_INVALID)
+    return manifests
+
+
+@main.command()
+@paths_argument
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check manifests without running anything: every problem, with file and field."""
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        manifests = _load_and_check(paths, console, Path(scratch))
+    counts = ", ".join(
+        f"{len(table)} {kind}"
+        for kind, table in (
+            ("datasets", manifests.datasets),
+            ("functions", manifests.functions),
+            ("dataflows", manifests.dataflows),
+            ("runs", manifests.runs),
+        )
+    )
+    console.print(f"[green]valid[/green]: {counts}")
+
+
+def _choose_run(manifests: Manifests, name: str | None) -> Run:
+    if name is not None:
+        if name not in manifests.runs:
+            raise click.UsageError(
+                f"no Run named {name}; found: {', '.join(manifests.runs) or 'none'}"
+            )
+        return manifests.runs[name]
+    if len(manifests.runs) != 1:
+        found = ", ".join(manifests.runs) or "none"
+        raise click.UsageError(f"choose a Run with --run NAME; found: {found}")
+    return next(iter(manifests.runs.values()))
+
+
+@main.command()
+@paths_argument
+@click.option("--run", "run_name", help="The Run to execute when the manifests hold several.")
+@click.option("--parallel", type=click.IntRange(min=1), help="Most nodes running at once.")
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path),
+    default=Path(".headwater"),
+    show_default=True,
+    help="Where runs keep status.json, logs and outputs.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json prints the final status on stdout.",
+)
+def run(
+    paths: tuple[Path, ...], run_name: str | None, parallel: int | None, workdir: Path, output: str
+) -> None:
+    """Execute a Run from manifests on this machine, nodes as local processes."""
+    console = Console(stderr=True)
+    workspace = Workspace(workdir)
+    scratch = workspace.run_dir("_datasets")
+    manifests = _load_and_check(paths, console, scratch)
+    chosen = _choose_run(manifests, run_name)
+    if parallel is not None:
+        limit = min(parallel, chosen.spec.parallelism or parallel)
+        chosen = chosen.model_copy(
+            update={"spec": chosen.spec.model_copy(update={"parallelism": limit})}
+        )
+    snapshot = snapshot_for(chosen, manifests, workspace.run_dir(chosen.metadata.name) / "datasets")
+    with RunDisplay(chosen.metadata.name, len(snapshot.dataflow.nodes), console) as display:
+        status = execute(chosen, snapshot, workspace, display.update)
+    console.print(summary_table(chosen.metadata.name, status))
+    console.print(f"status: {workspace.status_file(chosen.metadata.name)}", highlight=False)
+    if output == "json":
+        json.dump(status.to_wire(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    raise SystemExit(EXIT_SUCCEEDED if status.phase == RunPhase.SUCCEEDED else EXIT_FAILED)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("crds"),
+    show_default=True,
+    help="The folder to write one CRD file per kind into.",
+)
+def crds(out: Path) -> None:
+    """Write the CustomResourceDefinitions generated from the resource models."""
+    for path in write_crds(out):
+        click.echo(path)

@@ -1,0 +1,1 @@
+"""The local executor: the engine plus a pool of runner subprocesses, no cluster."""

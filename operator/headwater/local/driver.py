@@ -1,0 +1,121 @@
+"""Drive one Run to the end on this machine: the engine decides, the process pool runs."""
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from headwater.api import EnvVar, Run, RunStatus, now
+from headwater.engine import step
+from headwater.local.processes import ProcessPool
+from headwater.planning import build_task
+from headwater.snapshot import Snapshot
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a run keeps its files: <workdir>/runs/<run>/ holds status.json and a folder
+    per node with its task, log, result and outputs."""
+
+    workdir: Path
+
+    @property
+    def store_root(self) -> str:
+        return str(self.workdir.resolve())
+
+    def run_dir(self, run: str) -> Path:
+        return self.workdir / "runs" / run
+
+    def node_dir(self, run: str, node: str) -> Path:
+        return self.run_dir(run) / node
+
+    def status_file(self, run: str) -> Path:
+        return self.run_dir(run) / "status.json"
+
+    def read_status(self, run: str) -> RunStatus | None:
+        path = self.status_file(run)
+        if not path.exists():
+            return None
+        return RunStatus.model_validate_json(path.read_text())
+
+    def write_status(self, run: str, status: RunStatus) -> None:
+        path = self.status_file(run)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(status.to_wire(), indent=2) + "\n")
+        temporary.replace(path)
+
+
+def node_environment(run: Run, snapshot: Snapshot, node: str) -> dict[str, str]:
+    """The parent's environment plus the Function's env and then the Run's; only literal
+    values apply here, since valueFrom needs a cluster."""
+    function = snapshot.functions[_function_of(snapshot, node)]
+    env = dict(os.environ)
+    variables: list[EnvVar] = [*function.env, *run.spec.env]
+    env.update({v.name: v.value for v in variables if v.value is not None})
+    env.update({"HEADWATER_RUN": run.metadata.name, "HEADWATER_NODE": node})
+    return env
+
+
+def _function_of(snapshot: Snapshot, node: str) -> str:
+    return next(n.function for n in snapshot.dataflow.nodes if n.id == node)
+
+
+def execute(
+    run: Run,
+    snapshot: Snapshot,
+    workspace: Workspace,
+    on_status: Callable[[RunStatus], None] = lambda _: None,
+) -> RunStatus:
+    """Run to a terminal phase; Ctrl-C stops the running nodes and ends Cancelled."""
+    name = run.metadata.name
+    workspace.run_dir(name).mkdir(parents=True, exist_ok=True)
+    previous = workspace.read_status(run.spec.resume_from) if run.spec.resume_from else None
+    pool = ProcessPool()
+    run = run.model_copy(update={"status": None})
+    while True:
+        try:
+            decision = step(run, snapshot, pool.observe(), now(), previous)
+            run = run.model_copy(update={"status": decision.status})
+            for node in decision.stop:
+                pool.stop(node)
+            for node in decision.start:
+                _start(pool, run, snapshot, workspace, node)
+            workspace.write_status(name, decision.status)
+            on_status(decision.status)
+            if decision.status.finished_at is not None and not pool.running():
+                return decision.status
+            if not decision.start:
+                pool.wait_for_change(POLL_SECONDS)
+        except KeyboardInterrupt:
+            run = run.model_copy(update={"spec": run.spec.model_copy(update={"stop": True})})
+
+
+def _start(
+    pool: ProcessPool, run: Run, snapshot: Snapshot, workspace: Workspace, node: str
+) -> None:
+    assert run.status is not None
+    folder = workspace.node_dir(run.metadata.name, node)
+    folder.mkdir(parents=True, exist_ok=True)
+    result_file = folder / "result.json"
+    task = build_task(
+        run.metadata.name,
+        snapshot,
+        node,
+        run.status,
+        run.spec.parameters,
+        workspace.store_root,
+        result_path=str(result_file),
+    )
+    task_file = folder / "task.json"
+    task_file.write_text(json.dumps(task.to_wire(), indent=2))
+    pool.submit(
+        node,
+        task_file,
+        node_environment(run, snapshot, node),
+        log_file=folder / "node.log",
+        result_file=result_file,
+        max_retries=run.spec.retries,
+    )

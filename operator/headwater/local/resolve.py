@@ -1,0 +1,138 @@
+"""Freeze a Run's snapshot from manifests on disk: ConfigMap code becomes inline source,
+dataset sources become paths the runner can read."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from headwater.api import Dataset, FunctionCode, FunctionSpec, Run
+from headwater.artifacts import infer_format, is_local, local_path
+from headwater.manifests import Manifests
+from headwater.snapshot import ResolvedDataset, Snapshot
+
+
+@dataclass(frozen=True)
+class ResolveProblem:
+    resource: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.resource} at {self.path}: {self.message}"
+
+
+class ResolveError(Exception):
+    def __init__(self, problems: list[ResolveProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def function_source(
+    name: str, spec: FunctionSpec, manifests: Manifests
+) -> tuple[FunctionSpec, list[ResolveProblem]]:
+    """The spec with ConfigMap code read into `code.inline`."""
+    ref = spec.code.config_map_key_ref
+    if ref is None:
+        return spec, []
+    data = manifests.config_maps.get(ref.name)
+    if data is None or ref.key not in data:
+        missing = (
+            f"ConfigMap {ref.name}" if data is None else f"key {ref.key} of ConfigMap {ref.name}"
+        )
+        return spec, [
+            ResolveProblem(f"Function/{name}", "spec.code.configMapKeyRef", f"{missing} not found")
+        ]
+    code = FunctionCode(inline=data[ref.key].decode())
+    return spec.model_copy(update={"code": code}), []
+
+
+def resolve_functions(manifests: Manifests) -> tuple[dict[str, FunctionSpec], list[ResolveProblem]]:
+    functions: dict[str, FunctionSpec] = {}
+    problems: list[ResolveProblem] = []
+    for name, function in manifests.functions.items():
+        functions[name], found = function_source(name, function.spec, manifests)
+        problems.extend(found)
+    return functions, problems
+
+
+def resolve_dataset(
+    dataset: Dataset, manifests: Manifests, scratch: Path
+) -> tuple[ResolvedDataset | None, list[ResolveProblem]]:
+    """Where the dataset's bytes are on this machine; ConfigMap and Secret keys are
+    written under `scratch` so every source reaches the runner as a file."""
+    name = dataset.metadata.name
+    source = dataset.spec.source
+    where = f"Dataset/{name}"
+    if source.inline is not None:
+        return ResolvedDataset(
+            format=dataset.spec.format or "json", inline=source.inline, is_inline=True
+        ), []
+    if source.uri is not None:
+        uri = source.uri
+        if is_local(uri):
+            path = Path(local_path(uri))
+            if not path.is_absolute():
+                path = manifests.folder_of("Dataset", name) / path
+            if not path.exists():
+                return None, [ResolveProblem(where, "spec.source.uri", f"{path} does not exist")]
+            uri = str(path.resolve())
+        return ResolvedDataset(uri=uri, format=dataset.spec.format or infer_format(uri)), []
+    ref = source.config_map_key_ref or source.secret_key_ref
+    assert ref is not None
+    kind, table = (
+        ("ConfigMap", manifests.config_maps)
+        if source.config_map_key_ref
+        else ("Secret", manifests.secrets)
+    )
+    field = "configMapKeyRef" if source.config_map_key_ref else "secretKeyRef"
+    data = table.get(ref.name)
+    if data is None or ref.key not in data:
+        missing = f"{kind} {ref.name}" if data is None else f"key {ref.key} of {kind} {ref.name}"
+        return None, [ResolveProblem(where, f"spec.source.{field}", f"{missing} not found")]
+    target = scratch / name / ref.key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data[ref.key])
+    return ResolvedDataset(uri=str(target), format=dataset.spec.format or infer_format(ref.key)), []
+
+
+def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:
+    """Everything `run` executes, frozen now; raises ResolveError naming each problem."""
+    problems: list[ResolveProblem] = []
+    dataflow = manifests.dataflows.get(run.spec.dataflow)
+    if dataflow is None:
+        raise ResolveError(
+            [
+                ResolveProblem(
+                    f"Run/{run.metadata.name}",
+                    "spec.dataflow",
+                    f"Dataflow {run.spec.dataflow} not found",
+                )
+            ]
+        )
+    functions, found = resolve_functions(manifests)
+    problems.extend(found)
+    used = {node.function for node in dataflow.spec.nodes}
+    datasets: dict[str, ResolvedDataset] = {}
+    for input_name, binding in run.spec.parameters.items():
+        if binding.dataset is None:
+            continue
+        dataset = manifests.datasets.get(binding.dataset)
+        if dataset is None:
+            problems.append(
+                ResolveProblem(
+                    f"Run/{run.metadata.name}",
+                    f"spec.parameters.{input_name}.dataset",
+                    f"Dataset {binding.dataset} not found",
+                )
+            )
+            continue
+        resolved, found = resolve_dataset(dataset, manifests, scratch)
+        problems.extend(found)
+        if resolved is not None:
+            datasets[binding.dataset] = resolved
+    if problems:
+        raise ResolveError(problems)
+    return Snapshot(
+        dataflow=dataflow.spec,
+        functions={name: spec for name, spec in functions.items() if name in used},
+        datasets=datasets,
+    )
