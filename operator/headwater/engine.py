@@ -1,0 +1,440 @@
+"""The pure state machine of a Run, driven by both executors.
+
+Each call to `step` is level-triggered: from the Run (its spec and last status), the
+frozen snapshot and what the executor observes of the nodes it started, it computes
+which nodes to start and stop and the complete new status. No I/O: the local executor
+calls it in a loop, the operator on every reconcile.
+
+Rules, in the order `step` applies them:
+- A finished run stays as it is.
+- A node the executor observed is never started again; retries are the executor's
+  (a Job's backoffLimit), so a Failed node stays Failed.
+- A node is ready when all its upstream nodes Succeeded; ready nodes start in
+  topological order, at most `parallelism` running at once.
+- A node downstream of one that failed (or was cancelled) is Skipped; independent
+  branches run on, and the run fails once nothing is running.
+- `stop` or the timeout: nothing new starts, running nodes are stopped, pending ones
+  are Cancelled; once nothing runs the run ends Cancelled (stop) or Failed (Timeout).
+- With `resumeFrom`, a node that Succeeded in that run is reused when all its upstream
+  nodes are reused too.
+
+A node the engine asked to start but the executor does not yet show stays startable:
+starting is idempotent in both executors (Job names are deterministic), so asking
+again is safe, while forgetting it would hang the run.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from headwater.api import (
+    ConditionStatus,
+    NodePhase,
+    NodeStatus,
+    Run,
+    RunPhase,
+    RunStatus,
+    set_condition,
+)
+from headwater.graph import Graph, build_graph
+from headwater.planning import output_uris
+from headwater.snapshot import Snapshot
+
+SUCCEEDED = "Succeeded"
+"""The condition that is the contract: Unknown while running, True or False at the end."""
+RUNNING = "Running"
+"""True while the run has work under way."""
+
+MAX_NODE_MESSAGE = 1024
+"""Node messages are cut to this length: the status must stay small."""
+MAX_LISTED_NODES = 5
+"""How many failed nodes a condition message names before it says "and N more"."""
+
+TERMINAL_PHASES = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.CANCELLED})
+
+
+class Reason(StrEnum):
+    """Reasons of the Succeeded and Running conditions."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    TIMING_OUT = "TimingOut"
+    SUCCEEDED = "Succeeded"
+    NODE_FAILED = "NodeFailed"
+    NODE_CANCELLED = "NodeCancelled"
+    TIMEOUT = "Timeout"
+    STOPPED = "Stopped"
+    INVALID_DATAFLOW = "InvalidDataflow"
+
+
+@dataclass(frozen=True)
+class ObservedNode:
+    """What the executor sees of a node it started."""
+
+    phase: NodePhase
+    """RUNNING, SUCCEEDED or FAILED; CANCELLED when the executor stopped it. PENDING
+    (created, not yet running) counts as running."""
+    attempts: int = 1
+    exit_code: int | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outputs: dict[str, str] | None = None
+    """Wired output name → URI, as the runner reported them."""
+    job: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the executor should do now, and the run's complete new status."""
+
+    start: list[str]
+    """Node ids to start now, in topological order."""
+    stop: list[str]
+    """Running node ids to stop (stop flag, timeout)."""
+    status: RunStatus
+    """The complete new status."""
+    wake_at: datetime | None = field(default=None)
+    """When to step again even if nothing changes: the timeout deadline."""
+
+
+def step(
+    run: Run,
+    snapshot: Snapshot,
+    observed: Mapping[str, ObservedNode],
+    now: datetime,
+    previous: RunStatus | None = None,
+    *,
+    store_root: str | None = None,
+    graph: Graph | None = None,
+) -> Decision:
+    """The next move of `run`. `previous` is the status of the run named by
+    `run.spec.resumeFrom`; `store_root` lets the engine fill in where a node's outputs
+    are when the executor did not report them; pass `graph` to skip rebuilding it."""
+    status = run.status or RunStatus()
+    if status.phase in TERMINAL_PHASES:
+        return Decision(start=[], stop=[], status=status)
+
+    graph = graph or build_graph(snapshot.dataflow, snapshot.functions)
+    started_at = status.started_at or now
+    generation = run.metadata.generation
+    if graph.cycles:
+        cycle = " -> ".join(graph.cycles[0])
+        return Decision(
+            start=[],
+            stop=sorted(n for n, seen in observed.items() if not seen.phase.finished),
+            status=_finish(
+                status,
+                RunPhase.FAILED,
+                Reason.INVALID_DATAFLOW,
+                f"the dataflow has a cycle: {cycle}",
+                {},
+                {},
+                now,
+                started_at,
+                generation,
+            ),
+        )
+
+    nodes, asked_before = _observe(graph, status, observed, run.metadata.name, store_root)
+    if previous is not None and run.spec.resume_from:
+        _reuse(graph, nodes, observed, previous, run.spec.resume_from, store_root)
+    _skip_blocked(graph, nodes, observed)
+
+    deadline = (
+        started_at + timedelta(seconds=run.spec.timeout_seconds)
+        if run.spec.timeout_seconds
+        else None
+    )
+    timed_out = deadline is not None and now >= deadline
+    halting = timed_out or run.spec.stop
+    if halting:
+        start: list[str] = []
+        stop = [n for n in graph.order if _active(n, observed)]
+        note = f"run timed out after {run.spec.timeout_seconds}s" if timed_out else "run stopped"
+        for n in graph.order:
+            if nodes[n].phase == NodePhase.PENDING and n not in observed:
+                nodes[n] = NodeStatus(phase=NodePhase.CANCELLED, message=note)
+    else:
+        stop = []
+        start = _schedule(graph, nodes, observed, asked_before, run.spec.parallelism)
+        for n in start:
+            nodes[n] = NodeStatus(phase=NodePhase.RUNNING, started_at=_started(status, n) or now)
+
+    busy = bool(start) or any(_active(n, observed) for n in graph.order)
+    outputs = _final_outputs(graph, nodes)
+    if busy or not all(s.phase.finished for s in nodes.values()):
+        new_status = _in_progress(
+            status, nodes, outputs, now, started_at, generation, timed_out, run.spec.stop
+        )
+    else:
+        phase, reason, message = _outcome(nodes, timed_out, run.spec.stop, run)
+        new_status = _finish(
+            status, phase, reason, message, nodes, outputs, now, started_at, generation
+        )
+    wake_at = deadline if deadline is not None and not timed_out and busy else None
+    return Decision(start=start, stop=stop, status=new_status, wake_at=wake_at)
+
+
+def _active(node_id: str, observed: Mapping[str, ObservedNode]) -> bool:
+    seen = observed.get(node_id)
+    return seen is not None and not seen.phase.finished
+
+
+def _started(status: RunStatus, node_id: str) -> datetime | None:
+    recorded = status.nodes.get(node_id)
+    return recorded.started_at if recorded is not None else None
+
+
+def _observe(
+    graph: Graph,
+    status: RunStatus,
+    observed: Mapping[str, ObservedNode],
+    run_name: str,
+    store_root: str | None,
+) -> tuple[dict[str, NodeStatus], set[str]]:
+    """Each node's status from what the executor shows, else what the status recorded.
+
+    Also returns the nodes the engine asked to start earlier that the executor does not
+    show yet: they go first when slots are handed out, as they may exist already.
+    """
+    nodes = {}
+    asked_before = set()
+    for n in graph.order:
+        recorded = status.nodes.get(n)
+        seen = observed.get(n)
+        if seen is not None:
+            nodes[n] = _from_observed(n, seen, recorded, graph, run_name, store_root)
+        elif recorded is not None and recorded.phase.finished:
+            nodes[n] = recorded
+        else:
+            if recorded is not None and recorded.phase == NodePhase.RUNNING:
+                asked_before.add(n)
+            nodes[n] = NodeStatus()
+    return nodes, asked_before
+
+
+def _from_observed(
+    node_id: str,
+    seen: ObservedNode,
+    recorded: NodeStatus | None,
+    graph: Graph,
+    run_name: str,
+    store_root: str | None,
+) -> NodeStatus:
+    outputs = seen.outputs
+    if seen.phase == NodePhase.SUCCEEDED and not outputs and store_root is not None:
+        outputs = output_uris(store_root, run_name, node_id, graph) or None
+    message = seen.message
+    if message is not None and len(message) > MAX_NODE_MESSAGE:
+        message = message[: MAX_NODE_MESSAGE - 1] + "…"
+    return NodeStatus(
+        phase=NodePhase.RUNNING if seen.phase == NodePhase.PENDING else seen.phase,
+        attempts=seen.attempts,
+        job=seen.job,
+        started_at=seen.started_at or (recorded.started_at if recorded else None),
+        finished_at=seen.finished_at,
+        exit_code=seen.exit_code,
+        message=message,
+        outputs=outputs or None,
+    )
+
+
+def _reuse(
+    graph: Graph,
+    nodes: dict[str, NodeStatus],
+    observed: Mapping[str, ObservedNode],
+    previous: RunStatus,
+    previous_name: str,
+    store_root: str | None,
+) -> None:
+    """Mark nodes that Succeeded in `previous` as reused, upstream first, so that a node
+    is reused only when everything it reads is reused too."""
+    for n in graph.order:
+        before = previous.nodes.get(n)
+        if (
+            nodes[n].phase != NodePhase.PENDING
+            or n in observed
+            or before is None
+            or before.phase != NodePhase.SUCCEEDED
+            or not all(nodes[u].reused_from for u in graph.deps[n])
+        ):
+            continue
+        outputs = before.outputs
+        if not outputs and graph.outputs[n]:
+            if store_root is None:
+                continue  # nowhere known to read its outputs from: run it again
+            outputs = output_uris(store_root, before.reused_from or previous_name, n, graph)
+        nodes[n] = NodeStatus(
+            phase=NodePhase.SUCCEEDED,
+            outputs=outputs or None,
+            reused_from=previous_name,
+            message=f"reused the outputs of run {previous_name}",
+        )
+
+
+def _skip_blocked(
+    graph: Graph, nodes: dict[str, NodeStatus], observed: Mapping[str, ObservedNode]
+) -> None:
+    """Skip every pending node downstream of a node that failed or was cancelled,
+    naming the nodes at the root of it."""
+    roots: dict[str, frozenset[str]] = {}
+    for n in graph.order:
+        phase = nodes[n].phase
+        if phase in (NodePhase.FAILED, NodePhase.CANCELLED):
+            roots[n] = frozenset({n})
+            continue
+        if phase != NodePhase.PENDING or n in observed:
+            continue
+        blocked_by = frozenset().union(*(roots[u] for u in graph.deps[n] if u in roots))
+        if blocked_by:
+            roots[n] = blocked_by
+            names = ", ".join(sorted(blocked_by))
+            noun = "node" if len(blocked_by) == 1 else "nodes"
+            nodes[n] = NodeStatus(
+                phase=NodePhase.SKIPPED,
+                message=f"upstream {noun} {names} did not succeed",
+            )
+
+
+def _schedule(
+    graph: Graph,
+    nodes: Mapping[str, NodeStatus],
+    observed: Mapping[str, ObservedNode],
+    asked_before: set[str],
+    parallelism: int | None,
+) -> list[str]:
+    position = {n: i for i, n in enumerate(graph.order)}
+    done = {n for n, s in nodes.items() if s.phase == NodePhase.SUCCEEDED}
+    todo = (n for n, s in nodes.items() if s.phase == NodePhase.PENDING and n not in observed)
+    ready = sorted(graph.ready(todo, done), key=lambda n: (n not in asked_before, position[n]))
+    if parallelism is not None:
+        running = sum(1 for n in graph.order if _active(n, observed))
+        ready = ready[: max(parallelism - running, 0)]
+    return sorted(ready, key=position.__getitem__)
+
+
+def _final_outputs(graph: Graph, nodes: Mapping[str, NodeStatus]) -> dict[str, str]:
+    outputs = {}
+    for name in graph.final_outputs:
+        producer = nodes.get(graph.producers[name][0])
+        if producer is None or producer.phase != NodePhase.SUCCEEDED:
+            continue
+        if producer.outputs and name in producer.outputs:
+            outputs[name] = producer.outputs[name]
+    return outputs
+
+
+def _progress(nodes: Mapping[str, NodeStatus]) -> str:
+    finished = sum(1 for s in nodes.values() if s.phase.finished)
+    return f"{finished}/{len(nodes)}"
+
+
+def _in_progress(
+    status: RunStatus,
+    nodes: dict[str, NodeStatus],
+    outputs: dict[str, str],
+    now: datetime,
+    started_at: datetime,
+    generation: int | None,
+    timed_out: bool,
+    stopping: bool,
+) -> RunStatus:
+    failed = [n for n, s in nodes.items() if s.phase == NodePhase.FAILED]
+    if timed_out:
+        reason, message = Reason.TIMING_OUT, "timed out; waiting for running nodes to stop"
+    elif stopping:
+        reason, message = Reason.STOPPING, "stop requested; waiting for running nodes to stop"
+    else:
+        reason = Reason.RUNNING
+        message = f"{_progress(nodes)} nodes finished"
+        if failed:
+            message += f"; {_describe_failures(nodes, failed)}; waiting for the other branches"
+    conditions = set_condition(
+        status.conditions, SUCCEEDED, ConditionStatus.UNKNOWN, reason, message, generation, now
+    )
+    conditions = set_condition(conditions, RUNNING, True, reason, message, generation, now)
+    return RunStatus(
+        phase=RunPhase.RUNNING,
+        conditions=conditions,
+        progress=_progress(nodes),
+        started_at=started_at,
+        nodes=nodes,
+        outputs=outputs,
+        observed_generation=generation,
+    )
+
+
+def _outcome(
+    nodes: Mapping[str, NodeStatus], timed_out: bool, stopped: bool, run: Run
+) -> tuple[RunPhase, Reason, str]:
+    phases = [s.phase for s in nodes.values()]
+    if all(p == NodePhase.SUCCEEDED for p in phases):
+        return RunPhase.SUCCEEDED, Reason.SUCCEEDED, f"all {len(phases)} nodes succeeded"
+    if timed_out:
+        return (
+            RunPhase.FAILED,
+            Reason.TIMEOUT,
+            f"the run exceeded its timeout of {run.spec.timeout_seconds}s",
+        )
+    if stopped:
+        return RunPhase.CANCELLED, Reason.STOPPED, "the run was stopped"
+    failed = [n for n, s in nodes.items() if s.phase == NodePhase.FAILED]
+    if failed:
+        skipped = phases.count(NodePhase.SKIPPED)
+        message = _describe_failures(nodes, failed)
+        if skipped:
+            message += f"; {skipped} downstream node{'s' if skipped > 1 else ''} skipped"
+        return RunPhase.FAILED, Reason.NODE_FAILED, message
+    cancelled = sorted(n for n, s in nodes.items() if s.phase == NodePhase.CANCELLED)
+    return (
+        RunPhase.CANCELLED,
+        Reason.NODE_CANCELLED,
+        f"{_list_nodes(cancelled)} cancelled by the executor",
+    )
+
+
+def _describe_failures(nodes: Mapping[str, NodeStatus], failed: list[str]) -> str:
+    shown = [
+        f"node {n} failed" + (f": {nodes[n].message}" if nodes[n].message else "")
+        for n in failed[:MAX_LISTED_NODES]
+    ]
+    more = len(failed) - len(shown)
+    return "; ".join(shown) + (f"; and {more} more failed" if more else "")
+
+
+def _list_nodes(names: list[str]) -> str:
+    shown = ", ".join(names[:MAX_LISTED_NODES])
+    more = len(names) - MAX_LISTED_NODES
+    noun = "node" if len(names) == 1 else "nodes"
+    return f"{noun} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _finish(
+    status: RunStatus,
+    phase: RunPhase,
+    reason: Reason,
+    message: str,
+    nodes: dict[str, NodeStatus],
+    outputs: dict[str, str],
+    now: datetime,
+    started_at: datetime,
+    generation: int | None,
+) -> RunStatus:
+    succeeded = phase == RunPhase.SUCCEEDED
+    conditions = set_condition(
+        status.conditions, SUCCEEDED, succeeded, reason, message, generation, now
+    )
+    conditions = set_condition(conditions, RUNNING, False, reason, message, generation, now)
+    return RunStatus(
+        phase=phase,
+        conditions=conditions,
+        progress=_progress(nodes) if nodes else status.progress,
+        started_at=started_at,
+        finished_at=now,
+        nodes=nodes or status.nodes,
+        outputs=outputs,
+        observed_generation=generation,
+    )
