@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.api import Dataset, FunctionCode, FunctionSpec, Run
-from headwater.artifacts import infer_format, is_local, local_path
+from headwater.artifacts import infer_format, is_local
 from headwater.manifests import Manifests
 from headwater.snapshot import ResolvedDataset, Snapshot
 
@@ -69,9 +69,12 @@ def resolve_dataset(
     if source.uri is not None:
         uri = source.uri
         if is_local(uri):
-            path = Path(local_path(uri))
-            if not path.is_absolute():
-                path = manifests.folder_of("Dataset", name) / path
+            relative = uri.removeprefix("file://")
+            path = (
+                Path(relative)
+                if Path(relative).is_absolute()
+                else manifests.folder_of("Dataset", name) / relative
+            )
             if not path.exists():
                 return None, [ResolveProblem(where, "spec.source.uri", f"{path} does not exist")]
             uri = str(path.resolve())
