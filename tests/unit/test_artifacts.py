@@ -11,6 +11,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pytest
+
 from headwater.api.dataset import DataFormat
 from headwater.artifacts import (
     ArtifactError,

@@ -12,6 +12,7 @@ RESULT_LIMIT_BYTES = 4096
 MESSAGE_LIMIT_BYTES = 1024
 """Enough for an error's last lines; long messages are cut to leave room for outputs."""
 ELLIPSIS = " …[truncated]"
+OUTPUTS_OMITTED = " (output URIs omitted: too long for the result)"
 
 
 class RunnerResult(ApiModel):
@@ -34,11 +35,11 @@ class RunnerResult(ApiModel):
         text = bounded.model_dump_json(by_alias=True)
         if len(text.encode()) <= limit_bytes:
             return text
-        message = f"{bounded.message} (output URIs omitted: too long for the result)"
         budget = MESSAGE_LIMIT_BYTES
         while True:
             # JSON escaping can lengthen a message, so shrink until the whole fits.
-            shrunk = self.model_copy(update={"message": truncate(message, budget), "outputs": {}})
+            message = truncate(self.message, budget) + OUTPUTS_OMITTED
+            shrunk = self.model_copy(update={"message": message, "outputs": {}})
             text = shrunk.model_dump_json(by_alias=True)
             if len(text.encode()) <= limit_bytes or budget == 0:
                 return text
