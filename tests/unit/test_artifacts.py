@@ -127,6 +127,9 @@ def test_overwrite_with_another_serializer(artifact_uri: str) -> None:
     write_artifact(artifact_uri, np.zeros(2))
     assert read_meta(artifact_uri).serializer == "npy"
     np.testing.assert_array_equal(read_artifact(artifact_uri), np.zeros(2))
+    filesystem, directory = fsspec.core.url_to_fs(artifact_uri)
+    names = sorted(path.rsplit("/", 1)[-1] for path in filesystem.ls(directory, detail=False))
+    assert names == ["data.npy", "meta.json"]
 
 
 def test_file_url_is_a_local_store(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ with a meta.json is always complete."""
 import hashlib
 import json
 
+from fsspec import AbstractFileSystem
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headwater.artifacts.errors import (
@@ -52,6 +53,14 @@ def serialize(obj: object, uri: str) -> tuple[Serializer, bytes]:
     raise UnstorableValue(uri, f"cannot store a {qualified_type_name(obj)} ({'; '.join(failures)})")
 
 
+def remove_stale_data_files(filesystem: AbstractFileSystem, directory: str, keep: str) -> None:
+    """Drop data files an earlier attempt wrote with another serializer, so the directory
+    holds exactly one data file."""
+    for path in filesystem.glob(join_uri(directory, "data.*")):
+        if path.rstrip("/").rsplit("/", 1)[-1] != keep:
+            filesystem.rm_file(path)
+
+
 def write_artifact(uri: str, obj: object, storage_options: StorageOptions = None) -> ArtifactMeta:
     """Store `obj` in the artifact directory `uri` and return its metadata."""
     serializer, data = serialize(obj, uri)
@@ -72,6 +81,7 @@ def write_artifact(uri: str, obj: object, storage_options: StorageOptions = None
             filesystem.rm_file(meta_path)
         filesystem.pipe_file(join_uri(directory, meta.file), data)
         filesystem.pipe_file(meta_path, meta.model_dump_json(indent=2).encode())
+        remove_stale_data_files(filesystem, directory, keep=meta.file)
     except OSError as error:
         raise ArtifactError(uri, f"cannot write artifact: {error}") from error
     return meta
