@@ -1,0 +1,240 @@
+"""Per-node overhead of headwater's local executor, beside Kedro's runners.
+
+Two graphs of no-op nodes — a chain (each node reads the one before) and a fan-out (one
+source, then N nodes that all read it) — run by:
+
+- headwater: `headwater run DIR --parallel P --output json` as a subprocess, on
+  manifests generated into a temporary folder (Functions with inline no-op code, a
+  Dataflow, a Run). Every node is a separate Python process that loads its inputs from
+  and writes its outputs to the local artifact store, as in a cluster each is a Pod;
+  the figure is the price of that isolation.
+- Kedro's SequentialRunner, ThreadRunner and ParallelRunner (P workers), in-process,
+  on the same graphs with in-memory datasets.
+
+"total s" is wall time. For headwater it includes the CLI's start-up (reading and
+checking manifests), measured alone on a one-node graph and reported as "startup";
+"per node ms" is then (total - startup) / (nodes - 1). For Kedro it is total / nodes.
+Prints a table; asserts nothing. Needs `pip install 'headwater[bench]'` (Kedro).
+
+    python bench/local_overhead.py                     # chain 50, fan-out 200, P = 2
+    python bench/local_overhead.py --chain 20 --fanout 50 --parallel 4 --repeat 3
+"""
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+SOURCE_CODE = "def source():\n    return 0\n"
+NOOP_CODE = "def noop(x):\n    return x\n"
+
+
+# --- graphs --------------------------------------------------------------------------
+# A graph is a list of (node name, input name or None, output name).
+
+
+def chain(n):
+    return [(f"n{i:04d}", f"v{i - 1:04d}" if i else None, f"v{i:04d}") for i in range(n)]
+
+
+def fan_out(n):
+    return [("root", None, "v")] + [(f"f{i:04d}", "v", f"o{i:04d}") for i in range(n)]
+
+
+# --- headwater -----------------------------------------------------------------------
+
+
+def manifests(graph, name, parallel):
+    functions = [
+        {
+            "apiVersion": "headwater.dev/v1alpha1",
+            "kind": "Function",
+            "metadata": {"name": "bench-source"},
+            "spec": {
+                "handler": "source",
+                "type": "source",
+                "code": {"inline": SOURCE_CODE},
+                "outputs": ["value"],
+            },
+        },
+        {
+            "apiVersion": "headwater.dev/v1alpha1",
+            "kind": "Function",
+            "metadata": {"name": "bench-noop"},
+            "spec": {
+                "handler": "noop",
+                "code": {"inline": NOOP_CODE},
+                "params": [{"name": "x", "type": "artifact"}],
+                "outputs": ["value"],
+            },
+        },
+    ]
+    nodes = [
+        {"name": node, "function": "bench-source", "outputs": [out]}
+        if source is None
+        else {"name": node, "function": "bench-noop", "inputs": {"x": source}, "outputs": [out]}
+        for node, source, out in graph
+    ]
+    dataflow = {
+        "apiVersion": "headwater.dev/v1alpha1",
+        "kind": "Dataflow",
+        "metadata": {"name": name},
+        "spec": {"nodes": nodes},
+    }
+    run = {
+        "apiVersion": "headwater.dev/v1alpha1",
+        "kind": "Run",
+        "metadata": {"name": f"{name}-bench"},
+        "spec": {"dataflow": name, "parallelism": parallel},
+    }
+    return [*functions, dataflow, run]
+
+
+def headwater_command():
+    found = shutil.which("headwater")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from headwater.cli import main; main()"]
+
+
+def run_headwater(graph, name, parallel, scratch):
+    folder = scratch / name
+    folder.mkdir(parents=True)
+    (folder / "bench.yaml").write_text(
+        yaml.safe_dump_all(manifests(graph, name, parallel), sort_keys=False)
+    )
+    command = [
+        *headwater_command(), "run", str(folder), "--parallel", str(parallel),
+        "--output", "json", "--workdir", str(scratch / f"{name}-work"),
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    try:
+        status = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        status = {}
+    if done.returncode != 0 or status.get("phase") != "Succeeded":
+        tail = "\n".join(done.stderr.splitlines()[-15:])
+        raise RuntimeError(f"headwater run of {name} failed ({done.returncode}):\n{tail}")
+    return elapsed
+
+
+# --- Kedro ---------------------------------------------------------------------------
+
+
+def source():
+    return 0
+
+
+def noop(x):
+    return x
+
+
+def run_kedro(graph, runner_name, parallel):
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline, node
+    from kedro.runner import ParallelRunner, SequentialRunner, ThreadRunner
+
+    pipeline = Pipeline(
+        [
+            node(source, None, out, name=name)
+            if inp is None
+            else node(noop, inp, out, name=name)
+            for name, inp, out in graph
+        ]
+    )
+    if runner_name == "ParallelRunner":
+        from kedro.io import SharedMemoryDataCatalog
+
+        catalog, runner = SharedMemoryDataCatalog(), ParallelRunner(max_workers=parallel)
+    elif runner_name == "ThreadRunner":
+        catalog, runner = DataCatalog(), ThreadRunner(max_workers=parallel)
+    else:
+        catalog, runner = DataCatalog(), SequentialRunner()
+    started = time.perf_counter()
+    runner.run(pipeline, catalog)
+    return time.perf_counter() - started
+
+
+# --- main ----------------------------------------------------------------------------
+
+
+def best(times):
+    return min(times), (statistics.stdev(times) if len(times) > 1 else 0.0)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chain", type=int, default=50, help="nodes in the chain")
+    parser.add_argument("--fanout", type=int, default=200, help="nodes reading the source")
+    parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure; best is kept")
+    parser.add_argument("--skip-kedro", action="store_true")
+    parser.add_argument("--skip-headwater", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    logging.disable(logging.WARNING)  # Kedro logs every node at INFO
+
+    graphs = [
+        (f"chain-{args.chain}", chain(args.chain)),
+        (f"fanout-{args.fanout}", fan_out(args.fanout)),
+    ]
+    if not args.skip_kedro:
+        for runner in ("SequentialRunner", "ThreadRunner", "ParallelRunner"):
+            run_kedro(chain(2), runner, args.parallel)  # warm-up: imports, pools
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="headwater-bench-") as tmp:
+        scratch = Path(tmp)
+        startup = 0.0
+        if not args.skip_headwater:
+            times = [
+                run_headwater(chain(1), f"single-{i}", 1, scratch) for i in range(args.repeat)
+            ]
+            startup, _ = best(times)
+            rows.append(("single node", "headwater (startup)", 1, startup, startup * 1000))
+            print(f"headwater startup (one-node run): {startup:.2f} s", file=sys.stderr)
+        for label, graph in graphs:
+            nodes = len(graph)
+            if not args.skip_headwater:
+                times = [
+                    run_headwater(graph, f"{label}-{i}", args.parallel, scratch)
+                    for i in range(args.repeat)
+                ]
+                total, _ = best(times)
+                per_node = (total - startup) / max(nodes - 1, 1) * 1000
+                rows.append((label, f"headwater --parallel {args.parallel}", nodes, total, per_node))
+                print(f"{label}: headwater {total:.2f} s", file=sys.stderr)
+            if not args.skip_kedro:
+                for runner in ("SequentialRunner", "ThreadRunner", "ParallelRunner"):
+                    times = [run_kedro(graph, runner, args.parallel) for _ in range(args.repeat)]
+                    total, _ = best(times)
+                    name = runner if runner == "SequentialRunner" else f"{runner} ({args.parallel})"
+                    rows.append((label, f"kedro {name}", nodes, total, total / nodes * 1000))
+                    print(f"{label}: kedro {runner} {total:.2f} s", file=sys.stderr)
+
+    header = ("graph", "executor", "nodes", "total s", "per node ms")
+    lines = [header] + [(g, e, str(n), f"{t:.2f}", f"{p:.1f}") for g, e, n, t, p in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, repeat {args.repeat}")
+    for index, line in enumerate(lines):
+        print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    main()
