@@ -18,6 +18,13 @@ Rules, in the order `step` applies them:
 - With `resumeFrom`, a node that Succeeded in that run is reused when all its upstream
   nodes are reused too.
 
+Small status: a 5,000-node run must fit far below etcd's 1.5 MiB, so a node's status
+leaves out what says nothing new: attempts when 1, the exit code (0) and Job of a
+Succeeded node (its Job is still found by its run and node labels), and outputs at
+their conventional location `{store}/runs/{run}/{node}/{name}` (known from
+`store_root`; `planning.output_uris` derives them). The run's final outputs are always
+listed in full.
+
 A node the engine asked to start but the executor does not yet show stays startable:
 starting is idempotent in both executors (Job names are deterministic), so asking
 again is safe, while forgetting it would hang the run.
@@ -164,7 +171,7 @@ def step(
             nodes[n] = NodeStatus(phase=NodePhase.RUNNING, started_at=_started(status, n) or now)
 
     busy = bool(start) or any(_active(n, observed) for n in graph.order)
-    outputs = _final_outputs(graph, nodes)
+    outputs = _final_outputs(graph, nodes, run.metadata.name, store_root)
     if busy or not all(s.phase.finished for s in nodes.values()):
         new_status = _in_progress(
             status, nodes, outputs, now, started_at, generation, timed_out, run.spec.stop
@@ -224,21 +231,24 @@ def _from_observed(
     run_name: str,
     store_root: str | None,
 ) -> NodeStatus:
-    outputs = seen.outputs
-    if seen.phase == NodePhase.SUCCEEDED and not outputs and store_root is not None:
-        outputs = output_uris(store_root, run_name, node_id, graph) or None
+    """The node's status, leaving out what says nothing new (see "Small status")."""
+    succeeded = seen.phase == NodePhase.SUCCEEDED
+    outputs = seen.outputs or None
+    conventional = output_uris(store_root, run_name, node_id, graph) if store_root else None
+    if outputs == conventional:
+        outputs = None
     message = seen.message
     if message is not None and len(message) > MAX_NODE_MESSAGE:
         message = message[: MAX_NODE_MESSAGE - 1] + "…"
     return NodeStatus(
         phase=NodePhase.RUNNING if seen.phase == NodePhase.PENDING else seen.phase,
-        attempts=seen.attempts,
-        job=seen.job,
+        attempts=seen.attempts if seen.attempts != 1 else None,
+        job=None if succeeded else seen.job,
         started_at=seen.started_at or (recorded.started_at if recorded else None),
         finished_at=seen.finished_at,
-        exit_code=seen.exit_code,
+        exit_code=None if succeeded and seen.exit_code == 0 else seen.exit_code,
         message=message,
-        outputs=outputs or None,
+        outputs=outputs,
     )
 
 
@@ -316,14 +326,21 @@ def _schedule(
     return sorted(ready, key=position.__getitem__)
 
 
-def _final_outputs(graph: Graph, nodes: Mapping[str, NodeStatus]) -> dict[str, str]:
+def _final_outputs(
+    graph: Graph, nodes: Mapping[str, NodeStatus], run_name: str, store_root: str | None
+) -> dict[str, str]:
+    """Final output name → URI, for those whose producer succeeded. A node's outputs at
+    their conventional location are left out of its own status, so they are derived."""
     outputs = {}
     for name in graph.final_outputs:
-        producer = nodes.get(graph.producers[name][0])
-        if producer is None or producer.phase != NodePhase.SUCCEEDED:
+        producer = graph.producers[name][0]
+        node = nodes.get(producer)
+        if node is None or node.phase != NodePhase.SUCCEEDED:
             continue
-        if producer.outputs and name in producer.outputs:
-            outputs[name] = producer.outputs[name]
+        if node.outputs and name in node.outputs:
+            outputs[name] = node.outputs[name]
+        elif store_root is not None and node.reused_from is None:
+            outputs[name] = output_uris(store_root, run_name, producer, graph)[name]
     return outputs
 
 
