@@ -73,9 +73,9 @@ def test_every_dataflow_problem_is_reported_at_once() -> None:
         (ProblemKind.CYCLE, "spec.nodes[5]"),
         (ProblemKind.INVALID_CODE, "spec.code.inline"),
     }
-    by_kind = {p.kind: p for p in problems}
+    by_kind = {p.kind: p for p in problems}  # the last of each kind
     assert by_kind[ProblemKind.CYCLE].message.endswith("e -> e")
-    assert "'extra'" in by_kind[ProblemKind.UNKNOWN_PARAMETER].message
+    assert "'q'" in by_kind[ProblemKind.UNKNOWN_PARAMETER].message
     assert "'y'" in by_kind[ProblemKind.MISSING_PARAMETER].message
     assert "'a', 'd'" in by_kind[ProblemKind.DUPLICATE_PRODUCER].message
     assert "'nowhere'" in by_kind[ProblemKind.UNKNOWN_FUNCTION].message
