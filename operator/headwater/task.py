@@ -45,6 +45,9 @@ class Task(ApiModel):
     """The callable's name."""
     code: str | None = None
     """Python source defining the handler (inline or ConfigMap code)."""
+    code_file: str | None = None
+    """A file holding the Python source; a Job mounts the Run's code snapshot there, so
+    the task itself stays small."""
     module: str | None = None
     """A dotted module to import the handler from, when there is no source."""
     inputs: list[TaskInput] = []

@@ -190,6 +190,19 @@ def test_handler_from_module(tmp_path: Path) -> None:
     assert read_artifact(str(tmp_path / "short")) == "hello [...]"
 
 
+def test_handler_from_a_code_file(tmp_path: Path) -> None:
+    source = tmp_path / "double.py"
+    source.write_text("def double(x):\n    return 2 * x\n")
+    task = make_task(tmp_path, "", "double", inputs=[literal("x", 21)], output_names=["y"])
+    task = task.model_copy(update={"code": None, "code_file": str(source)})
+    assert run_task(task).exit_code == EXIT_SUCCESS
+    assert read_artifact(task.outputs["y"]) == 42
+    missing = task.model_copy(update={"code_file": str(tmp_path / "gone.py")})
+    result = run_task(missing)
+    assert result.exit_code == 2
+    assert "cannot read the function's code" in result.message
+
+
 @pytest.mark.parametrize(
     ("code", "handler", "message"),
     [

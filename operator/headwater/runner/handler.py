@@ -8,6 +8,7 @@ import linecache
 import traceback
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from headwater.runner.errors import CodeUnusable
@@ -49,6 +50,11 @@ def import_module(name: str) -> types.ModuleType:
 
 def load_handler(task: Task) -> Callable[..., Any]:
     """The task's handler, from its code or its module."""
+    if task.code is None and task.code_file:
+        try:
+            task = task.model_copy(update={"code": Path(task.code_file).read_text()})
+        except OSError as error:
+            raise CodeUnusable(f"cannot read the function's code: {error}") from error
     if task.code is not None:
         module = module_from_source(task.code, task.node)
         origin = "the function's code"
