@@ -407,3 +407,13 @@ def test_a_failure_skips_exactly_its_descendants(
     assert set(sim.starts) == set(edges) - descendants
     assert len(sim.starts) == len(set(sim.starts))
     assert sim.status.phase == RunPhase.FAILED
+
+
+def test_a_run_stopped_before_it_starts_ends_cancelled_at_once() -> None:
+    decision = step(make_run(stop=True), dag(DIAMOND), {}, T0)
+    assert decision.start == [] and decision.stop == []
+    status = decision.status
+    assert status.phase == RunPhase.CANCELLED
+    assert status.progress == "4/4"
+    assert status.started_at == status.finished_at == T0
+    assert {s.phase for s in status.nodes.values()} == {NodePhase.CANCELLED}
