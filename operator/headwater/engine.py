@@ -451,7 +451,20 @@ def _finish(
         progress=_progress(nodes) if nodes else status.progress,
         started_at=started_at,
         finished_at=now,
+        duration=format_duration(now - started_at),
         nodes=nodes or status.nodes,
         outputs=outputs,
         observed_generation=generation,
     )
+
+
+def format_duration(elapsed: timedelta) -> str:
+    """Short and human, like kubectl: 45s, 3m7s, 2h5m."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"

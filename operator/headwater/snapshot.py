@@ -5,6 +5,7 @@ from headwater.api.base import ApiModel
 from headwater.api.dataflow import DataflowSpec
 from headwater.api.dataset import DataFormat
 from headwater.api.function import FunctionSpec
+from headwater.api.meta import KeyRef
 
 
 class ResolvedDataset(ApiModel):
@@ -18,6 +19,10 @@ class ResolvedDataset(ApiModel):
     """Inline JSON values, when the source is inline."""
     is_inline: bool = False
     """True when `inline` holds the data."""
+    config_map_key_ref: KeyRef | None = None
+    """In a cluster: the ConfigMap key a Job mounts at `uri`."""
+    secret_key_ref: KeyRef | None = None
+    """In a cluster: the Secret key a Job mounts at `uri`."""
 
 
 class Snapshot(ApiModel):

@@ -54,6 +54,7 @@ def test_a_failing_function_skips_its_descendants_only(project: Path) -> None:
     status = done.status()
     nodes = status["nodes"]
     assert status["phase"] == "Failed"
+    assert status["duration"].endswith("s")
     assert {name: node["phase"] for name, node in nodes.items()} == {
         "a": "Succeeded",
         "b": "Failed",

@@ -19,7 +19,7 @@ from headwater.api import (
     RunStatus,
     find_condition,
 )
-from headwater.engine import Decision, ObservedNode, step
+from headwater.engine import Decision, ObservedNode, format_duration, step
 from headwater.graph import build_graph
 from headwater.snapshot import Snapshot
 
@@ -417,3 +417,9 @@ def test_a_run_stopped_before_it_starts_ends_cancelled_at_once() -> None:
     assert status.progress == "4/4"
     assert status.started_at == status.finished_at == T0
     assert {s.phase for s in status.nodes.values()} == {NodePhase.CANCELLED}
+
+
+def test_durations_read_like_kubectl() -> None:
+    assert format_duration(timedelta(seconds=45.7)) == "45s"
+    assert format_duration(timedelta(minutes=3, seconds=7)) == "3m7s"
+    assert format_duration(timedelta(hours=2, minutes=5, seconds=9)) == "2h5m"
