@@ -35,7 +35,11 @@ async def _forever(name: str, factory) -> None:  # type: ignore[no-untyped-def]
 async def run(config: AgentConfig) -> None:
     api = Api(config.server, config.ca, config.node_cert, config.node_key)
     scheduler_api = Api(config.server, config.ca, config.scheduler_cert, config.scheduler_key)
-    marker = {"HEADWATER_CLUSTER": os.environ["HEADWATER_CLUSTER"]} if "HEADWATER_CLUSTER" in os.environ else {}
+    marker = (
+        {"HEADWATER_CLUSTER": os.environ["HEADWATER_CLUSTER"]}
+        if "HEADWATER_CLUSTER" in os.environ
+        else {}
+    )
     manager = PodManager(AgentContext(config, api, marker))
     logs = LogServer(config, manager)
     node = NodeKeeper(api, config)
@@ -44,17 +48,24 @@ async def run(config: AgentConfig) -> None:
         try:
             await node.register()
             break
-        except Exception as err:  # noqa: BLE001 - the API server may still be starting
+        except Exception as err:
             log.warning("node registration failed: %s", err)
             await asyncio.sleep(0.5)
-    log.info("node %s registered; log server on 127.0.0.1:%d", config.node_name, config.kubelet_port)
+    log.info(
+        "node %s registered; log server on 127.0.0.1:%d", config.node_name, config.kubelet_port
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(_forever(name, factory)) for name, factory in (
-        ("node heartbeat", node.run), ("binder", Binder(scheduler_api, config.node_name).run),
-        ("pod manager", manager.run))]
+    tasks = [
+        asyncio.create_task(_forever(name, factory))
+        for name, factory in (
+            ("node heartbeat", node.run),
+            ("binder", Binder(scheduler_api, config.node_name).run),
+            ("pod manager", manager.run),
+        )
+    ]
     await stop.wait()
     log.info("stopping: killing pod processes")
     for task in tasks:
@@ -67,7 +78,9 @@ async def run(config: AgentConfig) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = AgentConfig.load(Path(sys.argv[1]))
     Path(config.state_dir).mkdir(parents=True, exist_ok=True)
     Path(config.tmpfs_dir).mkdir(parents=True, exist_ok=True)

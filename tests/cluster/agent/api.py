@@ -57,7 +57,11 @@ class Api:
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type, "Accept": "application/json"}
         async with self.session.request(
-            method, self.server + path, data=data, params=params, headers=headers,
+            method,
+            self.server + path,
+            data=data,
+            params=params,
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=30),
         ) as resp:
             text = await resp.text()
@@ -99,18 +103,27 @@ class Api:
                 raise
             except _Expired:
                 continue
-            except Exception as err:  # noqa: BLE001 - keep watching whatever happens
+            except Exception as err:
                 log.warning("list/watch %s failed: %s", path, err)
                 await asyncio.sleep(1)
 
     async def _watch(
-        self, path: str, params: dict[str, str], version: str,
+        self,
+        path: str,
+        params: dict[str, str],
+        version: str,
         on_event: Callable[[str, Obj], Awaitable[None]],
     ) -> str:
-        query = dict(params, watch="true", resourceVersion=version,
-                     allowWatchBookmarks="true", timeoutSeconds="60")
+        query = dict(
+            params,
+            watch="true",
+            resourceVersion=version,
+            allowWatchBookmarks="true",
+            timeoutSeconds="60",
+        )
         async with self.session.get(
-            self.server + path, params=query,
+            self.server + path,
+            params=query,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=90),
         ) as resp:
             if resp.status == 410:
@@ -123,7 +136,11 @@ class Api:
                 event = json.loads(line)
                 obj = event.get("object", {})
                 if event["type"] == "ERROR":
-                    raise _Expired if obj.get("code") == 410 else ApiError(obj.get("code", 0), str(obj))
+                    raise (
+                        _Expired
+                        if obj.get("code") == 410
+                        else ApiError(obj.get("code", 0), str(obj))
+                    )
                 version = obj.get("metadata", {}).get("resourceVersion", version)
                 if event["type"] != "BOOKMARK":
                     await on_event(event["type"], obj)

@@ -19,8 +19,9 @@ class Binder:
         self.node_name = node_name
 
     async def run(self) -> None:
-        await self.api.list_watch("/api/v1/pods", {"fieldSelector": UNSCHEDULED},
-                                  self._on_list, self._on_event)
+        await self.api.list_watch(
+            "/api/v1/pods", {"fieldSelector": UNSCHEDULED}, self._on_list, self._on_event
+        )
 
     async def _on_list(self, pods: list[Obj]) -> None:
         for pod in pods:
@@ -34,13 +35,16 @@ class Binder:
         meta = pod["metadata"]
         if pod["spec"].get("nodeName") or meta.get("deletionTimestamp"):
             return
-        binding = {"apiVersion": "v1", "kind": "Binding",
-                   "metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                                "uid": meta["uid"]},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}}
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name},
+        }
         try:
             await self.api.post(
-                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding", binding)
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding", binding
+            )
         except ApiError as err:
             if err.status not in (404, 409):
                 log.warning("binding %s/%s failed: %s", meta["namespace"], meta["name"], err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -40,12 +41,18 @@ class ContainerProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self.returncode: int | None = None
 
-    async def start(self, argv: list[str], env: dict[str, str], mounts: list[dict],
-                    working_dir: str | None, message_target: str) -> int:
+    async def start(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        mounts: list[dict],
+        working_dir: str | None,
+        message_target: str,
+    ) -> int:
         """Start the process; return its pid."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.message_path.write_bytes(b"")
-        mounts = mounts + [{"source": str(self.message_path), "target": message_target}]
+        mounts = [*mounts, {"source": str(self.message_path), "target": message_target}]
         spec = {"mounts": mounts, "workingDir": working_dir, "argv": argv, "env": env}
         self.spec_path.write_text(json.dumps(spec))
         unshare = ["unshare", "--mount", "--propagation", "private"]
@@ -53,9 +60,17 @@ class ContainerProcess:
             unshare.append("--map-root-user")
         with open(self.log_path, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                *unshare, "--", sys.executable, "-I", str(SANDBOX), str(self.spec_path),
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, **_marker(env)},
+                *unshare,
+                "--",
+                sys.executable,
+                "-I",
+                str(SANDBOX),
+                str(self.spec_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **_marker(env)},
             )
         return self.proc.pid
 
@@ -75,10 +90,8 @@ class ContainerProcess:
     def signal(self, sig: signal.Signals) -> None:
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     async def stop(self, grace: float) -> int:
         """SIGTERM the process group, SIGKILL after `grace` seconds; return the exit code."""
@@ -86,10 +99,8 @@ class ContainerProcess:
             return 0
         if self.returncode is None:
             self.signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout=max(grace, 0.01))
-            except asyncio.TimeoutError:
-                pass
         self.signal(signal.SIGKILL)  # also reaps children left in the group
         return await self.wait()
 

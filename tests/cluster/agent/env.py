@@ -113,13 +113,18 @@ class Lookup:
         return data[ref["key"]].decode(errors="replace")
 
 
-async def container_env(pod: Obj, container: Obj, base: dict[str, str], lookup: Lookup) -> dict[str, str]:
+async def container_env(
+    pod: Obj, container: Obj, base: dict[str, str], lookup: Lookup
+) -> dict[str, str]:
     """The full environment of `container`, as the kubelet would compute it."""
     env = dict(base)
     for source in container.get("envFrom", []):
         prefix = source.get("prefix", "")
-        kind, ref = (("configmap", source["configMapRef"]) if "configMapRef" in source
-                     else ("secret", source["secretRef"]))
+        kind, ref = (
+            ("configmap", source["configMapRef"])
+            if "configMapRef" in source
+            else ("secret", source["secretRef"])
+        )
         data = await lookup.data(kind, ref["name"])
         if data is None:
             if ref.get("optional"):

@@ -49,7 +49,9 @@ class LogServer:
         app.router.add_get("/healthz", self.healthz)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.config.kubelet_port, ssl_context=self._ssl())
+        site = web.TCPSite(
+            self.runner, "127.0.0.1", self.config.kubelet_port, ssl_context=self._ssl()
+        )
         await site.start()
 
     async def stop(self) -> None:
@@ -69,7 +71,8 @@ class LogServer:
         path = worker.log_file(info["container"], previous)
         if path is None:
             raise web.HTTPBadRequest(
-                text=f'container "{info["container"]}" in pod "{info["pod"]}" has no logs yet')
+                text=f'container "{info["container"]}" in pod "{info["pod"]}" has no logs yet'
+            )
         follow = query.get("follow") == "true"
         limit = int(query["limitBytes"]) if "limitBytes" in query else None
         offset = _tail_offset(path, int(query["tailLines"])) if "tailLines" in query else 0

@@ -20,8 +20,9 @@ class PodManager:
 
     async def run(self) -> None:
         selector = f"spec.nodeName={self.ctx.config.node_name}"
-        await self.ctx.api.list_watch("/api/v1/pods", {"fieldSelector": selector},
-                                      self._on_list, self._on_event)
+        await self.ctx.api.list_watch(
+            "/api/v1/pods", {"fieldSelector": selector}, self._on_list, self._on_event
+        )
 
     def find(self, namespace: str, name: str) -> PodWorker | None:
         matches = [w for w in self.workers.values() if (w.namespace, w.name) == (namespace, name)]

@@ -29,15 +29,31 @@ def _memory_ki() -> str:
 
 def _conditions() -> list[Obj]:
     stamp = now()
-    healthy = [("MemoryPressure", "KubeletHasSufficientMemory"),
-               ("DiskPressure", "KubeletHasNoDiskPressure"),
-               ("PIDPressure", "KubeletHasSufficientPID")]
-    conditions = [{"type": kind, "status": "False", "reason": reason,
-                   "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
-                  for kind, reason in healthy]
-    conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
-                       "message": "headwater test node agent is posting ready status",
-                       "lastHeartbeatTime": stamp, "lastTransitionTime": stamp})
+    healthy = [
+        ("MemoryPressure", "KubeletHasSufficientMemory"),
+        ("DiskPressure", "KubeletHasNoDiskPressure"),
+        ("PIDPressure", "KubeletHasSufficientPID"),
+    ]
+    conditions = [
+        {
+            "type": kind,
+            "status": "False",
+            "reason": reason,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+        for kind, reason in healthy
+    ]
+    conditions.append(
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "headwater test node agent is posting ready status",
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+        }
+    )
     return conditions
 
 
@@ -51,21 +67,32 @@ class NodeKeeper:
         self.version = "v0.0.0"
 
     def _status(self) -> Obj:
-        resources = {"cpu": str(os.cpu_count() or 1), "memory": _memory_ki(), "pods": "110",
-                     "ephemeral-storage": "100Gi"}
+        resources = {
+            "cpu": str(os.cpu_count() or 1),
+            "memory": _memory_ki(),
+            "pods": "110",
+            "ephemeral-storage": "100Gi",
+        }
         return {
             "capacity": resources,
             "allocatable": resources,
             "conditions": _conditions(),
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                          {"type": "Hostname", "address": self.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": self.name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.config.kubelet_port}},
             "nodeInfo": {
-                "kubeletVersion": self.version, "kubeProxyVersion": "",
-                "operatingSystem": "linux", "architecture": "amd64",
+                "kubeletVersion": self.version,
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
                 "containerRuntimeVersion": "headwater-agent://0.1",
-                "kernelVersion": platform.release(), "osImage": "headwater test node",
-                "machineID": "", "systemUUID": "", "bootID": "",
+                "kernelVersion": platform.release(),
+                "osImage": "headwater test node",
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
             },
         }
 
@@ -73,10 +100,16 @@ class NodeKeeper:
         """Create the Node (or take over an existing one) and report it Ready."""
         self.version = (await self.api.get("/version")).get("gitVersion", self.version)
         node = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": self.name, "labels": {
-                "kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.name,
+                "labels": {
+                    "kubernetes.io/hostname": self.name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                },
+            },
         }
         try:
             await self.api.post("/api/v1/nodes", node)
@@ -91,9 +124,12 @@ class NodeKeeper:
 
     async def renew_lease(self) -> None:
         path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.name}"
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        spec = {"holderIdentity": self.name, "leaseDurationSeconds": LEASE_SECONDS,
-                "renewTime": stamp}
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec = {
+            "holderIdentity": self.name,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "renewTime": stamp,
+        }
         try:
             await self.api.merge_patch(path, {"spec": spec})
         except ApiError as err:
@@ -101,8 +137,12 @@ class NodeKeeper:
                 raise
             await self.api.post(
                 "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                 "metadata": {"name": self.name, "namespace": "kube-node-lease"}, "spec": spec},
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": "kube-node-lease"},
+                    "spec": spec,
+                },
             )
 
     async def run(self) -> None:
@@ -115,5 +155,5 @@ class NodeKeeper:
                 if asyncio.get_running_loop().time() - last_status >= STATUS_EVERY:
                     await self.post_status()
                     last_status = asyncio.get_running_loop().time()
-            except Exception as err:  # noqa: BLE001 - a heartbeat must never stop
+            except Exception as err:
                 log.warning("node heartbeat failed: %s", err)

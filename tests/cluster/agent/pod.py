@@ -53,10 +53,12 @@ class PodWorker:
         self.dir = ctx.config.pods_dir / f"{self.namespace}_{self.name}_{self.uid}"
         self.memory_dir = Path(ctx.config.tmpfs_dir) / self.uid
         spec = pod["spec"]
-        self.init_statuses = [ContainerStatus(c["name"], c.get("image", ""))
-                              for c in spec.get("initContainers", [])]
-        self.statuses = [ContainerStatus(c["name"], c.get("image", ""))
-                         for c in spec.get("containers", [])]
+        self.init_statuses = [
+            ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("initContainers", [])
+        ]
+        self.statuses = [
+            ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("containers", [])
+        ]
         self.processes: dict[str, ContainerProcess] = {}
         self.phase = pod.get("status", {}).get("phase") or "Pending"
         self.reason: str | None = None
@@ -131,8 +133,9 @@ class PodWorker:
         timeout = None
         if deadline is not None:
             timeout = max(0.0, _parse_time(self.start_time) + deadline - time.time())
-        done, _ = await asyncio.wait({main, stop}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {main, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         stop.cancel()
         if main in done:
             main.result()
@@ -163,18 +166,29 @@ class PodWorker:
             if status.running:
                 self._terminated(status, proc, code)
 
-        pairs = [(s, self.processes[s.name]) for s in self.init_statuses + self.statuses
-                 if s.name in self.processes]
+        pairs = [
+            (s, self.processes[s.name])
+            for s in self.init_statuses + self.statuses
+            if s.name in self.processes
+        ]
         await asyncio.gather(*(one(s, p) for s, p in pairs))
         for status in self.init_statuses + self.statuses:
             if "waiting" in status.state:
-                status.state = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
-                                               "message": "The container was never started",
-                                               "startedAt": None, "finishedAt": now()}}
+                status.state = {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "ContainerStatusUnknown",
+                        "message": "The container was never started",
+                        "startedAt": None,
+                        "finishedAt": now(),
+                    }
+                }
 
     async def _run_pod(self) -> None:
         volumes = await self._prepare_volumes()
-        for spec, status in zip(self.pod["spec"].get("initContainers", []), self.init_statuses):
+        for spec, status in zip(
+            self.pod["spec"].get("initContainers", []), self.init_statuses, strict=True
+        ):
             if not await self._run_init(spec, status, volumes):
                 self.phase = "Failed"
                 for waiting in self.statuses:
@@ -184,15 +198,23 @@ class PodWorker:
         for status in self.statuses:
             status.state = {"waiting": {"reason": "ContainerCreating"}}
         self.mark()
-        codes = await asyncio.gather(*(
-            self._run_container(spec, status, volumes)
-            for spec, status in zip(self.pod["spec"]["containers"], self.statuses)
-        ))
+        codes = await asyncio.gather(
+            *(
+                self._run_container(spec, status, volumes)
+                for spec, status in zip(self.pod["spec"]["containers"], self.statuses, strict=True)
+            )
+        )
         self.phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
 
     async def _prepare_volumes(self) -> dict[str, Path]:
-        builder = VolumeBuilder(self.ctx.api, self.pod, self.dir, self.ctx.config.claims_dir,
-                                self.memory_dir, self.ctx.config.ca)
+        builder = VolumeBuilder(
+            self.ctx.api,
+            self.pod,
+            self.dir,
+            self.ctx.config.claims_dir,
+            self.memory_dir,
+            self.ctx.config.ca,
+        )
         delay = 0.2
         while True:
             try:
@@ -223,7 +245,9 @@ class PodWorker:
                 return False
             backoff = await self._back_off(status, backoff)
 
-    async def _run_container(self, spec: Obj, status: ContainerStatus, volumes: dict[str, Path]) -> int:
+    async def _run_container(
+        self, spec: Obj, status: ContainerStatus, volumes: dict[str, Path]
+    ) -> int:
         policy = self.pod["spec"].get("restartPolicy", "Always")
         backoff = BACKOFF_START
         while True:
@@ -238,11 +262,13 @@ class PodWorker:
     async def _back_off(self, status: ContainerStatus, backoff: float) -> float:
         status.last_state = status.state
         status.restart_count += 1
-        status.state = {"waiting": {
-            "reason": "CrashLoopBackOff",
-            "message": f"back-off {backoff:.0f}s restarting failed container={status.name} "
-                       f"pod={self.name}_{self.namespace}({self.uid})",
-        }}
+        status.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {backoff:.0f}s restarting failed container={status.name} "
+                f"pod={self.name}_{self.namespace}({self.uid})",
+            }
+        }
         self.mark()
         await asyncio.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)
@@ -254,20 +280,33 @@ class PodWorker:
         argv = container_argv(spec)
         proc = ContainerProcess(self.dir / "containers" / status.name, status.restart_count)
         if argv is None:
-            message = (f"image {spec.get('image')!r} has no known entrypoint on this test node; "
-                       "give the container a command (see tests/cluster/agent/images.py)")
+            message = (
+                f"image {spec.get('image')!r} has no known entrypoint on this test node; "
+                "give the container a command (see tests/cluster/agent/images.py)"
+            )
             proc.log_path.parent.mkdir(parents=True, exist_ok=True)
             proc.log_path.write_text(message + "\n")
-            status.state = {"terminated": {"exitCode": 128, "reason": "StartError",
-                                           "message": message, "startedAt": None,
-                                           "finishedAt": now()}}
+            status.state = {
+                "terminated": {
+                    "exitCode": 128,
+                    "reason": "StartError",
+                    "message": message,
+                    "startedAt": None,
+                    "finishedAt": now(),
+                }
+            }
             self.mark()
             return 128
         argv = [expand(a, env) for a in argv]
         mounts = self._mounts(spec, volumes)
         self.processes[status.name] = proc
-        status.pid = await proc.start(argv, env, mounts, spec.get("workingDir"),
-                                      spec.get("terminationMessagePath", "/dev/termination-log"))
+        status.pid = await proc.start(
+            argv,
+            env,
+            mounts,
+            spec.get("workingDir"),
+            spec.get("terminationMessagePath", "/dev/termination-log"),
+        )
         started = now()
         status.started = True
         status.state = {"running": {"startedAt": started}}
@@ -279,10 +318,14 @@ class PodWorker:
         self._terminated(status, proc, code, started)
         return code
 
-    def _terminated(self, status: ContainerStatus, proc: ContainerProcess, code: int,
-                    started: str | None = None) -> None:
-        spec = next(c for c in self.pod["spec"].get("initContainers", []) +
-                    self.pod["spec"]["containers"] if c["name"] == status.name)
+    def _terminated(
+        self, status: ContainerStatus, proc: ContainerProcess, code: int, started: str | None = None
+    ) -> None:
+        spec = next(
+            c
+            for c in self.pod["spec"].get("initContainers", []) + self.pod["spec"]["containers"]
+            if c["name"] == status.name
+        )
         fallback = spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
         terminated: Obj = {
             "exitCode": code,
@@ -303,10 +346,13 @@ class PodWorker:
         delay = 0.2
         while True:
             try:
-                return await container_env(self.pod, spec, base, Lookup(self.ctx.api, self.namespace))
+                return await container_env(
+                    self.pod, spec, base, Lookup(self.ctx.api, self.namespace)
+                )
             except (LookupError, ApiError, ValueError) as err:
-                status.state = {"waiting": {"reason": "CreateContainerConfigError",
-                                            "message": str(err)}}
+                status.state = {
+                    "waiting": {"reason": "CreateContainerConfigError", "message": str(err)}
+                }
                 self.mark()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -319,8 +365,13 @@ class PodWorker:
                 source = source / mount["subPath"]
                 if not source.exists():
                     source.mkdir(parents=True)
-            mounts.append({"source": str(source), "target": mount["mountPath"],
-                           "readOnly": bool(mount.get("readOnly"))})
+            mounts.append(
+                {
+                    "source": str(source),
+                    "target": mount["mountPath"],
+                    "readOnly": bool(mount.get("readOnly")),
+                }
+            )
         return mounts
 
     # --- status reporting --------------------------------------------------------------
@@ -332,10 +383,21 @@ class PodWorker:
     def view(self) -> PodView:
         phase = self.phase
         if phase not in TERMINAL:
-            phase = "Running" if self.initialized and any(s.started for s in self.statuses) else "Pending"
-        return PodView(phase=phase, start_time=self.start_time, sandbox_ready=self.sandbox_ready,
-                       initialized=self.initialized, init_containers=self.init_statuses,
-                       containers=self.statuses, reason=self.reason, message=self.message)
+            phase = (
+                "Running"
+                if self.initialized and any(s.started for s in self.statuses)
+                else "Pending"
+            )
+        return PodView(
+            phase=phase,
+            start_time=self.start_time,
+            sandbox_ready=self.sandbox_ready,
+            initialized=self.initialized,
+            init_containers=self.init_statuses,
+            containers=self.statuses,
+            reason=self.reason,
+            message=self.message,
+        )
 
     async def _report_loop(self) -> None:
         while True:
@@ -343,7 +405,7 @@ class PodWorker:
             self.changed.clear()
             try:
                 await self._push()
-            except Exception as err:  # noqa: BLE001 - retry until it lands
+            except Exception as err:
                 log.warning("pod %s/%s: status update failed: %s", self.namespace, self.name, err)
                 await asyncio.sleep(0.5)
                 self.changed.set()
@@ -356,7 +418,8 @@ class PodWorker:
             path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status"
             try:
                 self.pod = await self.ctx.api.merge_patch(
-                    path, {"metadata": {"uid": self.uid}, "status": status})
+                    path, {"metadata": {"uid": self.uid}, "status": status}
+                )
             except ApiError as err:
                 if err.status == 404:
                     return

@@ -8,12 +8,17 @@ from typing import Any
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
-OWN_CONDITIONS = ("PodScheduled", "PodReadyToStartContainers", "Initialized",
-                  "ContainersReady", "Ready")
+OWN_CONDITIONS = (
+    "PodScheduled",
+    "PodReadyToStartContainers",
+    "Initialized",
+    "ContainersReady",
+    "Ready",
+)
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -70,8 +75,12 @@ def _condition(kind: str, ok: bool, reason: str | None, previous: dict[str, Obj]
     status = "True" if ok else "False"
     old = previous.get(kind)
     since = old["lastTransitionTime"] if old and old.get("status") == status else now()
-    condition: Obj = {"type": kind, "status": status, "lastProbeTime": None,
-                      "lastTransitionTime": since}
+    condition: Obj = {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": None,
+        "lastTransitionTime": since,
+    }
     if reason and not ok:
         condition["reason"] = reason
     return condition
@@ -86,7 +95,9 @@ def pod_status(view: PodView, current: Obj) -> Obj:
     not_ready = "PodCompleted" if terminal else "ContainersNotReady"
     conditions = [c for c in existing if c["type"] not in OWN_CONDITIONS]
     conditions += [
-        _condition("PodReadyToStartContainers", view.sandbox_ready and not terminal, None, previous),
+        _condition(
+            "PodReadyToStartContainers", view.sandbox_ready and not terminal, None, previous
+        ),
         _condition("Initialized", view.initialized, "ContainersNotInitialized", previous),
         _condition("ContainersReady", ready, not_ready, previous),
         _condition("Ready", ready, not_ready, previous),

@@ -40,8 +40,9 @@ def _select(data: dict[str, bytes], source: Obj, default_mode: int) -> dict[str,
 class VolumeBuilder:
     """Builds every volume of one Pod under `pod_dir/volumes`."""
 
-    def __init__(self, api: Api, pod: Obj, pod_dir: Path, claims_dir: Path, memory_dir: Path,
-                 ca_file: str) -> None:
+    def __init__(
+        self, api: Api, pod: Obj, pod_dir: Path, claims_dir: Path, memory_dir: Path, ca_file: str
+    ) -> None:
         self.api = api
         self.pod = pod
         self.namespace = pod["metadata"]["namespace"]
@@ -94,7 +95,9 @@ class VolumeBuilder:
         _write_files(target, files)
         return target
 
-    async def _keyed(self, kind: str, source: Obj, default_mode: int | None = None) -> dict[str, tuple[bytes, int]]:
+    async def _keyed(
+        self, kind: str, source: Obj, default_mode: int | None = None
+    ) -> dict[str, tuple[bytes, int]]:
         mode = source.get("defaultMode", default_mode if default_mode is not None else 0o644)
         data = await self.lookup.data(kind, source["name"])
         if data is None:
@@ -136,8 +139,12 @@ class VolumeBuilder:
         account = self.pod["spec"].get("serviceAccountName") or "default"
         spec: Obj = {
             "expirationSeconds": source.get("expirationSeconds", TOKEN_SECONDS),
-            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-                               "name": meta["name"], "uid": meta["uid"]},
+            "boundObjectRef": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": meta["name"],
+                "uid": meta["uid"],
+            },
         }
         if source.get("audience"):
             spec["audiences"] = [source["audience"]]
@@ -152,5 +159,3 @@ def remove_pod_volumes(pod_dir: Path, memory_dir: Path) -> None:
     """Delete a Pod's non-persistent volumes (claims stay)."""
     shutil.rmtree(pod_dir / "volumes", ignore_errors=True)
     shutil.rmtree(memory_dir, ignore_errors=True)
-
-

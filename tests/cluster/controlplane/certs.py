@@ -61,7 +61,7 @@ class Authority:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         name = _name("headwater-test-ca")
         self.cert = (
             x509.CertificateBuilder()
@@ -74,9 +74,15 @@ class Authority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_encipherment=False, content_commitment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_encipherment=False,
+                    content_commitment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -99,7 +105,7 @@ class Authority:
     ) -> Pair:
         """Issue a certificate for `common_name`, written as `stem.crt` and `stem.key`."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         usages = []
         if client:
             usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
@@ -163,11 +169,16 @@ def make_pki(directory: Path, node_name: str) -> ClusterPki:
     return ClusterPki(
         ca=ca.pair,
         apiserver=ca.issue(
-            "apiserver", "kube-apiserver", server=True,
-            dns=APISERVER_NAMES, ips=("127.0.0.1", SERVICE_IP),
+            "apiserver",
+            "kube-apiserver",
+            server=True,
+            dns=APISERVER_NAMES,
+            ips=("127.0.0.1", SERVICE_IP),
         ),
         apiserver_kubelet_client=ca.issue(
-            "apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters",
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            "system:masters",
             client=True,
         ),
         admin=ca.issue("admin", "headwater-admin", "system:masters", client=True),
@@ -179,8 +190,11 @@ def make_pki(directory: Path, node_name: str) -> ClusterPki:
             "node-client", f"system:node:{node_name}", "system:nodes", client=True
         ),
         node_serving=ca.issue(
-            "node-serving", node_name, server=True,
-            dns=("localhost", node_name), ips=("127.0.0.1",),
+            "node-serving",
+            node_name,
+            server=True,
+            dns=("localhost", node_name),
+            ips=("127.0.0.1",),
         ),
         service_account_key=sa_key,
         service_account_pub=sa_pub,

@@ -26,9 +26,7 @@ def write_kubeconfig(path: Path, server: str, ca: Path, identity: Pair, user: st
                 },
             }
         ],
-        "contexts": [
-            {"name": "headwater", "context": {"cluster": "headwater", "user": user}}
-        ],
+        "contexts": [{"name": "headwater", "context": {"cluster": "headwater", "user": user}}],
         "current-context": "headwater",
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -8,6 +8,7 @@ process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,10 +77,8 @@ def marked_pids(cluster_dir: Path) -> list[int]:
 def _signal_groups(pids: Iterable[int], sig: signal.Signals) -> None:
     for pid in pids:
         for send in (os.killpg, os.kill):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 send(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def terminate(pids: Sequence[int], grace: float) -> None:

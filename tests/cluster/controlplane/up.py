@@ -49,79 +49,96 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, cluster_dir
 def start_etcd(state: ClusterState, cluster_dir: Path) -> None:
     client = f"http://127.0.0.1:{state.etcd_client_port}"
     peer = f"http://127.0.0.1:{state.etcd_peer_port}"
-    spawn("etcd", [
-        f"{state.bin_dir}/etcd",
-        "--name=default",
-        f"--data-dir={state.etcd_data}",
-        f"--listen-client-urls={client}",
-        f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=default={peer}",
-        "--unsafe-no-fsync",
-        "--log-level=warn",
-    ], cluster_dir)
+    spawn(
+        "etcd",
+        [
+            f"{state.bin_dir}/etcd",
+            "--name=default",
+            f"--data-dir={state.etcd_data}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=default={peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ],
+        cluster_dir,
+    )
     wait_until(lambda: get(f"{client}/health")[0] == 200, 30, "etcd /health", cluster_dir)
 
 
 def start_apiserver(state: ClusterState, pki: ClusterPki, cluster_dir: Path) -> None:
-    spawn("kube-apiserver", [
-        f"{state.bin_dir}/kube-apiserver",
-        f"--etcd-servers=http://127.0.0.1:{state.etcd_client_port}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        f"--secure-port={state.apiserver_port}",
-        f"--tls-cert-file={pki.apiserver.cert}",
-        f"--tls-private-key-file={pki.apiserver.key}",
-        f"--client-ca-file={pki.ca.cert}",
-        f"--service-account-key-file={pki.service_account_pub}",
-        f"--service-account-signing-key-file={pki.service_account_key}",
-        f"--service-account-issuer={ISSUER}",
-        f"--api-audiences={ISSUER}",
-        "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        f"--kubelet-client-certificate={pki.apiserver_kubelet_client.cert}",
-        f"--kubelet-client-key={pki.apiserver_kubelet_client.key}",
-        f"--kubelet-certificate-authority={pki.ca.cert}",
-        "--kubelet-preferred-address-types=InternalIP",
-        # Endpoints may not point at loopback, so no reconciler for the kubernetes Service.
-        "--endpoint-reconciler-type=none",
-        "--allow-privileged=true",
-        "--profiling=false",
-        "--v=1",
-    ], cluster_dir)
+    spawn(
+        "kube-apiserver",
+        [
+            f"{state.bin_dir}/kube-apiserver",
+            f"--etcd-servers=http://127.0.0.1:{state.etcd_client_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={state.apiserver_port}",
+            f"--tls-cert-file={pki.apiserver.cert}",
+            f"--tls-private-key-file={pki.apiserver.key}",
+            f"--client-ca-file={pki.ca.cert}",
+            f"--service-account-key-file={pki.service_account_pub}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            f"--service-account-issuer={ISSUER}",
+            f"--api-audiences={ISSUER}",
+            "--authorization-mode=Node,RBAC",
+            "--enable-admission-plugins=NodeRestriction",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--kubelet-client-certificate={pki.apiserver_kubelet_client.cert}",
+            f"--kubelet-client-key={pki.apiserver_kubelet_client.key}",
+            f"--kubelet-certificate-authority={pki.ca.cert}",
+            "--kubelet-preferred-address-types=InternalIP",
+            # Endpoints may not point at loopback, so no reconciler for the kubernetes Service.
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true",
+            "--profiling=false",
+            "--v=1",
+        ],
+        cluster_dir,
+    )
     ctx = context(pki.ca, pki.admin)
     wait_until(
-        lambda: get(f"{state.server}/readyz", ctx)[0] == 200, 60, "kube-apiserver /readyz",
+        lambda: get(f"{state.server}/readyz", ctx)[0] == 200,
+        60,
+        "kube-apiserver /readyz",
         cluster_dir,
     )
 
 
 def start_controller_manager(state: ClusterState, pki: ClusterPki, cluster_dir: Path) -> None:
     kubeconfig = write_kubeconfig(
-        cluster_dir / "controller-manager.kubeconfig", state.server, pki.ca.cert,
-        pki.controller_manager, "system:kube-controller-manager",
+        cluster_dir / "controller-manager.kubeconfig",
+        state.server,
+        pki.ca.cert,
+        pki.controller_manager,
+        "system:kube-controller-manager",
     )
-    spawn("kube-controller-manager", [
-        f"{state.bin_dir}/kube-controller-manager",
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        "--bind-address=127.0.0.1",
-        f"--secure-port={state.controller_manager_port}",
-        "--leader-elect=false",
-        "--controllers=*",
-        "--use-service-account-credentials=true",
-        f"--service-account-private-key-file={pki.service_account_key}",
-        f"--root-ca-file={pki.ca.cert}",
-        f"--cluster-signing-cert-file={pki.ca.cert}",
-        f"--cluster-signing-key-file={pki.ca.key}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--kube-api-qps=200",
-        "--kube-api-burst=400",
-        "--v=1",
-    ], cluster_dir)
+    spawn(
+        "kube-controller-manager",
+        [
+            f"{state.bin_dir}/kube-controller-manager",
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={state.controller_manager_port}",
+            "--leader-elect=false",
+            "--controllers=*",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={pki.service_account_key}",
+            f"--root-ca-file={pki.ca.cert}",
+            f"--cluster-signing-cert-file={pki.ca.cert}",
+            f"--cluster-signing-key-file={pki.ca.key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+            "--v=1",
+        ],
+        cluster_dir,
+    )
 
 
 def start_agent(state: ClusterState, pki: ClusterPki, cluster_dir: Path) -> None:
@@ -142,8 +159,12 @@ def start_agent(state: ClusterState, pki: ClusterPki, cluster_dir: Path) -> None
     (cluster_dir / "agent.json").write_text(json.dumps(config, indent=2) + "\n")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    spawn("node-agent", [sys.executable, "-m", "agent", str(cluster_dir / "agent.json")],
-          cluster_dir, env)
+    spawn(
+        "node-agent",
+        [sys.executable, "-m", "agent", str(cluster_dir / "agent.json")],
+        cluster_dir,
+        env,
+    )
     ctx = context(pki.ca, pki.admin)
 
     def node_ready() -> bool:
@@ -177,9 +198,14 @@ def up(cluster_dir: Path) -> ClusterState:
         ports.add(free_port())
     etcd_client, etcd_peer, apiserver, kcm, kubelet = sorted(ports)
     state = ClusterState(
-        dir=str(cluster_dir), bin_dir=str(bin_dir), etcd_data=str(shm / "etcd"),
-        etcd_client_port=etcd_client, etcd_peer_port=etcd_peer, apiserver_port=apiserver,
-        controller_manager_port=kcm, kubelet_port=kubelet,
+        dir=str(cluster_dir),
+        bin_dir=str(bin_dir),
+        etcd_data=str(shm / "etcd"),
+        etcd_client_port=etcd_client,
+        etcd_peer_port=etcd_peer,
+        apiserver_port=apiserver,
+        controller_manager_port=kcm,
+        kubelet_port=kubelet,
     )
     state.save()
     pki = make_pki(cluster_dir / "pki", NODE_NAME)
