@@ -113,8 +113,15 @@ def run_headwater(graph, name, parallel, scratch):
         yaml.safe_dump_all(manifests(graph, name, parallel), sort_keys=False)
     )
     command = [
-        *headwater_command(), "run", str(folder), "--parallel", str(parallel),
-        "--output", "json", "--workdir", str(scratch / f"{name}-work"),
+        *headwater_command(),
+        "run",
+        str(folder),
+        "--parallel",
+        str(parallel),
+        "--output",
+        "json",
+        "--workdir",
+        str(scratch / f"{name}-work"),
     ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
@@ -147,9 +154,7 @@ def run_kedro(graph, runner_name, parallel):
 
     pipeline = Pipeline(
         [
-            node(source, None, out, name=name)
-            if inp is None
-            else node(noop, inp, out, name=name)
+            node(source, None, out, name=name) if inp is None else node(noop, inp, out, name=name)
             for name, inp, out in graph
         ]
     )
@@ -200,9 +205,7 @@ def main():
         scratch = Path(tmp)
         startup = 0.0
         if not args.skip_headwater:
-            times = [
-                run_headwater(chain(1), f"single-{i}", 1, scratch) for i in range(args.repeat)
-            ]
+            times = [run_headwater(chain(1), f"single-{i}", 1, scratch) for i in range(args.repeat)]
             startup, _ = best(times)
             rows.append(("single node", "headwater (startup)", 1, startup, startup * 1000))
             print(f"headwater startup (one-node run): {startup:.2f} s", file=sys.stderr)
@@ -215,7 +218,9 @@ def main():
                 ]
                 total, _ = best(times)
                 per_node = (total - startup) / max(nodes - 1, 1) * 1000
-                rows.append((label, f"headwater --parallel {args.parallel}", nodes, total, per_node))
+                rows.append(
+                    (label, f"headwater --parallel {args.parallel}", nodes, total, per_node)
+                )
                 print(f"{label}: headwater {total:.2f} s", file=sys.stderr)
             if not args.skip_kedro:
                 for runner in ("SequentialRunner", "ThreadRunner", "ParallelRunner"):
@@ -230,8 +235,12 @@ def main():
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, repeat {args.repeat}")
     for index, line in enumerate(lines):
-        print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                        for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        print(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
         if index == 0:
             print("  ".join("-" * w for w in widths))
 

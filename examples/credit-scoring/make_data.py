@@ -24,8 +24,9 @@ def main():
     history = np.clip(age - 18 - rng.integers(0, 10, ROWS), 0, None)
     late = rng.poisson(0.6, ROWS)
     home_owner = rng.random(ROWS) < 0.45
-    purpose = rng.choice(["car", "home", "education", "business", "other"], ROWS,
-                         p=[0.3, 0.2, 0.15, 0.15, 0.2])
+    purpose = rng.choice(
+        ["car", "home", "education", "business", "other"], ROWS, p=[0.3, 0.2, 0.15, 0.15, 0.2]
+    )
 
     logit = (
         -1.2

@@ -69,15 +69,21 @@ def main():
     lon = np.linspace(-43.60, -43.16, NX)
     grid = pd.DataFrame(
         [
-            {"point_id": f"p{y:02d}{x:02d}", "y": y, "x": x, "lat": round(lat[y], 5),
-             "lon": round(lon[x], 5)}
+            {
+                "point_id": f"p{y:02d}{x:02d}",
+                "y": y,
+                "x": x,
+                "lat": round(lat[y], 5),
+                "lon": round(lon[x], 5),
+            }
             for y in range(NY)
             for x in range(NX)
         ]
     )
 
     rng = np.random.default_rng(2024)
-    truth = storm(rng, FRAMES + 1, x_start=(-8, 0))  # the last frame is the future the nowcast aims at
+    # The last frame is the future the nowcast aims at; the radar shows the ones before.
+    truth = storm(rng, FRAMES + 1, x_start=(-8, 0))
     times = [START + i * pd.Timedelta(minutes=10) for i in range(FRAMES)]
     seen = truth[:FRAMES] / RADAR_UNDERESTIMATES
     radar = pd.DataFrame(

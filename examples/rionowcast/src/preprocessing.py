@@ -25,9 +25,7 @@ def dbz_to_rain_rate(dbz):
 
 
 def feature_names():
-    return [
-        f"r_l{lag}_{dy + 1}{dx + 1}" for lag in range(LAGS) for dy, dx in OFFSETS
-    ]
+    return [f"r_l{lag}_{dy + 1}{dx + 1}" for lag in range(LAGS) for dy, dx in OFFSETS]
 
 
 def neighbourhood_features(frames):
