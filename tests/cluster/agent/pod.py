@@ -311,10 +311,10 @@ class PodWorker:
         status.started = True
         status.state = {"running": {"startedAt": started}}
         self.mark()
-        try:
-            code = await proc.wait()
-        finally:
-            proc.signal(signal.SIGKILL)  # the container's other processes end with it
+        # On cancellation (deletion, deadline) the process keeps running: _kill_all stops
+        # it gracefully. After a normal exit the rest of its process group goes too.
+        code = await proc.wait()
+        proc.signal(signal.SIGKILL)
         self._terminated(status, proc, code, started)
         return code
 
