@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from headwater.api import Run, RunPhase
+from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
 from headwater.local.display import RunDisplay, summary_table
@@ -132,3 +133,128 @@ def crds(out: Path) -> None:
     """Write the CustomResourceDefinitions generated from the resource models."""
     for path in write_crds(out):
         click.echo(path)
+
+
+@main.command()
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    envvar="HEADWATER_NAMESPACES",
+    help="A namespace to watch; repeat for several. Default: all namespaces.",
+)
+@click.option(
+    "--store-url",
+    envvar="HEADWATER_STORE_URL",
+    help="Object-store URL for artifacts (s3://bucket/prefix); default: a PVC per namespace.",
+)
+@click.option(
+    "--store-credentials-secret",
+    envvar="HEADWATER_STORE_CREDENTIALS_SECRET",
+    help="Secret in each namespace whose keys become the Jobs' environment, for the object store.",
+)
+@click.option(
+    "--pvc-name", default="headwater-artifacts", show_default=True, envvar="HEADWATER_PVC_NAME"
+)
+@click.option("--pvc-size", default="10Gi", show_default=True, envvar="HEADWATER_PVC_SIZE")
+@click.option(
+    "--pvc-access-mode",
+    default="ReadWriteMany",
+    show_default=True,
+    envvar="HEADWATER_PVC_ACCESS_MODE",
+)
+@click.option("--pvc-storage-class", envvar="HEADWATER_PVC_STORAGE_CLASS")
+@click.option(
+    "--runner-image",
+    default=DEFAULT_RUNNER_IMAGE,
+    show_default=True,
+    envvar="HEADWATER_RUNNER_IMAGE",
+    help="Image for nodes whose Function and Dataflow name none.",
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=8080,
+    show_default=True,
+    envvar="HEADWATER_METRICS_PORT",
+    help="Prometheus metrics port; 0 turns it off.",
+)
+@click.option(
+    "--health-port",
+    type=int,
+    default=8081,
+    show_default=True,
+    envvar="HEADWATER_HEALTH_PORT",
+    help="Liveness port (/healthz); 0 turns it off.",
+)
+@click.option(
+    "--listen-host",
+    default="0.0.0.0",
+    show_default=True,
+    envvar="HEADWATER_LISTEN_HOST",
+    help="Address the metrics and health endpoints bind to.",
+)
+@click.option(
+    "--qps",
+    type=float,
+    default=50.0,
+    show_default=True,
+    envvar="HEADWATER_QPS",
+    help="Average Kubernetes API requests per second.",
+)
+@click.option(
+    "--burst",
+    type=int,
+    default=100,
+    show_default=True,
+    envvar="HEADWATER_BURST",
+    help="API requests allowed at once above the average.",
+)
+@click.option(
+    "--resync-seconds",
+    type=float,
+    default=30.0,
+    show_default=True,
+    envvar="HEADWATER_RESYNC_SECONDS",
+    help="How often everything is looked at again without events.",
+)
+@click.option("--verbose", is_flag=True, help="Debug logging.")
+def operator(
+    namespaces: tuple[str, ...],
+    store_url: str | None,
+    store_credentials_secret: str | None,
+    pvc_name: str,
+    pvc_size: str,
+    pvc_access_mode: str,
+    pvc_storage_class: str | None,
+    runner_image: str,
+    metrics_port: int,
+    health_port: int,
+    listen_host: str,
+    qps: float,
+    burst: int,
+    resync_seconds: float,
+    verbose: bool,
+) -> None:
+    """Run the Kubernetes operator in the foreground (kubeconfig or in-cluster config)."""
+    from headwater.controller.main import run_operator
+
+    settings = OperatorSettings(
+        namespaces=[n for value in namespaces for n in value.split(",") if n],
+        store=StoreSettings(
+            url=store_url,
+            credentials_secret=store_credentials_secret,
+            pvc_name=pvc_name,
+            pvc_size=pvc_size,
+            pvc_access_mode=pvc_access_mode,
+            pvc_storage_class=pvc_storage_class,
+        ),
+        runner_image=runner_image,
+        metrics_port=metrics_port,
+        metrics_host=listen_host,
+        health_port=health_port,
+        qps=qps,
+        burst=burst,
+        resync_seconds=resync_seconds,
+    )
+    run_operator(settings, verbose=verbose)

@@ -1,0 +1,1 @@
+"""The Kubernetes operator: kopf handlers over the same pure core the local executor uses."""

@@ -1,0 +1,276 @@
+"""A node's Job, built by a pure function, and a node's state read back from its Job
+and Pods. Nothing here talks to the API server."""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from headwater.api import EnvVar, FunctionSpec, NodePhase, Run
+from headwater.controller.naming import (
+    TASK_ANNOTATION,
+    job_name,
+    labels,
+    owner_reference,
+    snapshot_name,
+)
+from headwater.controller.settings import STORE_MOUNT_PATH, OperatorSettings
+from headwater.engine import ObservedNode
+from headwater.snapshot import Snapshot
+from headwater.task import Task
+
+CONTAINER = "node"
+BAD_INPUT_EXIT_CODE = 2
+TASK_DIR = "/etc/headwater/task"
+CODE_DIR = "/etc/headwater/code"
+DATASETS_DIR = "/var/run/headwater/datasets"
+TERMINATION_LOG = "/dev/termination-log"
+NON_ROOT_USER = 65532
+
+Manifest = dict[str, Any]
+
+
+def code_key(function: str) -> str:
+    """The key of a Function's source in the Run's snapshot ConfigMap."""
+    return f"code.{function}.py"
+
+
+def dataset_mount(dataset: str, key: str) -> str:
+    """Where a Job sees a ConfigMap or Secret dataset's key."""
+    return f"{DATASETS_DIR}/{dataset}/{key}"
+
+
+def job_manifest(
+    run: Run,
+    node: str,
+    function_name: str,
+    task: Task,
+    snapshot: Snapshot,
+    settings: OperatorSettings,
+    deadline_seconds: int | None,
+) -> Manifest:
+    """The Job that runs one node: restricted, owned by the Run, retried by Kubernetes."""
+    function = snapshot.functions[function_name]
+    if function.code.module is None:
+        task = task.model_copy(
+            update={"code": None, "code_file": f"{CODE_DIR}/{code_key(function_name)}"}
+        )
+    task = task.model_copy(update={"result_path": TERMINATION_LOG})
+    volumes, mounts = _volumes(run, function_name, function, snapshot, settings)
+    pod_labels = labels(run, node)
+    container: Manifest = {
+        "name": CONTAINER,
+        "image": function.image or snapshot.dataflow.image or settings.runner_image,
+        "command": ["python", "-m", "headwater.runner", f"{TASK_DIR}/task.json"],
+        "env": _env(run, node, function),
+        "resources": _resources(function, settings),
+        "volumeMounts": mounts,
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_USER,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    secret = settings.store.credentials_secret if settings.store.url else None
+    if secret:
+        container["envFrom"] = [{"secretRef": {"name": secret}}]
+    spec: Manifest = {
+        "backoffLimit": run.spec.retries,
+        "podFailurePolicy": {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "onExitCodes": {
+                        "containerName": CONTAINER,
+                        "operator": "In",
+                        "values": [BAD_INPUT_EXIT_CODE],
+                    },
+                },
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        },
+        "template": {
+            "metadata": {
+                "labels": pod_labels,
+                "annotations": {TASK_ANNOTATION: json.dumps(task.to_wire(), sort_keys=True)},
+            },
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": NON_ROOT_USER,
+                    "runAsGroup": NON_ROOT_USER,
+                    "fsGroup": NON_ROOT_USER,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    }
+    if deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = max(1, deadline_seconds)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(run.metadata.name, node),
+            "namespace": run.metadata.namespace,
+            "labels": pod_labels,
+            "ownerReferences": [owner_reference(run)],
+        },
+        "spec": spec,
+    }
+
+
+def _env(run: Run, node: str, function: FunctionSpec) -> list[Manifest]:
+    ours = [
+        EnvVar(name="HEADWATER_RUN", value=run.metadata.name),
+        EnvVar(name="HEADWATER_NODE", value=node),
+        # The root filesystem is read-only; scratch space is the emptyDir at /tmp.
+        EnvVar(name="TMPDIR", value="/tmp"),
+        EnvVar(name="HOME", value="/tmp"),
+    ]
+    return [v.to_wire() for v in [*ours, *function.env, *run.spec.env]]
+
+
+def _resources(function: FunctionSpec, settings: OperatorSettings) -> Manifest:
+    if function.resources is not None:
+        return function.resources.to_wire()
+    return {"requests": dict(settings.default_requests)}
+
+
+def _volumes(
+    run: Run,
+    function_name: str,
+    function: FunctionSpec,
+    snapshot: Snapshot,
+    settings: OperatorSettings,
+) -> tuple[list[Manifest], list[Manifest]]:
+    volumes: list[Manifest] = [
+        {
+            "name": "task",
+            "downwardAPI": {
+                "items": [
+                    {
+                        "path": "task.json",
+                        "fieldRef": {"fieldPath": f"metadata.annotations['{TASK_ANNOTATION}']"},
+                    }
+                ]
+            },
+        },
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[Manifest] = [
+        {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    if function.code.module is None:
+        key = code_key(function_name)
+        volumes.append(
+            {
+                "name": "code",
+                "configMap": {
+                    "name": snapshot_name(run.metadata.name),
+                    "items": [{"key": key, "path": key}],
+                },
+            }
+        )
+        mounts.append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
+    if settings.store.url is None:
+        volumes.append(
+            {"name": "store", "persistentVolumeClaim": {"claimName": settings.store.pvc_name}}
+        )
+        mounts.append({"name": "store", "mountPath": STORE_MOUNT_PATH})
+    for index, (name, dataset) in enumerate(sorted(snapshot.datasets.items())):
+        ref = dataset.config_map_key_ref or dataset.secret_key_ref
+        if ref is None:
+            continue
+        volume = f"dataset-{index}"
+        items = [{"key": ref.key, "path": ref.key}]
+        source = (
+            {"configMap": {"name": ref.name, "items": items}}
+            if dataset.config_map_key_ref
+            else {"secret": {"secretName": ref.name, "items": items}}
+        )
+        volumes.append({"name": volume, **source})
+        mounts.append({"name": volume, "mountPath": f"{DATASETS_DIR}/{name}", "readOnly": True})
+    return volumes, mounts
+
+
+def observe_job(job: Manifest, pods: list[Manifest]) -> ObservedNode:
+    """A node's state as its Job and newest Pod show it."""
+    status = job.get("status") or {}
+    conditions = {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    newest = max(pods, key=_created, default=None)
+    terminated = _terminated(newest) if newest else {}
+    result = _result(terminated.get("message"))
+    attempts = int(status.get("failed", 0)) + int(status.get("succeeded", 0))
+    attempts += int(status.get("active", 0))
+    name = job["metadata"]["name"]
+    started = _time(status.get("startTime"))
+    if "Complete" in conditions:
+        return ObservedNode(
+            NodePhase.SUCCEEDED,
+            attempts=max(attempts, 1),
+            exit_code=terminated.get("exitCode", 0),
+            message=result.get("message"),
+            started_at=started,
+            finished_at=_time(status.get("completionTime"))
+            or _time(conditions["Complete"].get("lastTransitionTime")),
+            outputs=result.get("outputs"),
+            job=name,
+        )
+    if "Failed" in conditions:
+        failed = conditions["Failed"]
+        message = result.get("message") or _job_failure(failed, terminated)
+        return ObservedNode(
+            NodePhase.FAILED,
+            attempts=max(attempts, 1),
+            exit_code=terminated.get("exitCode"),
+            message=message,
+            started_at=started,
+            finished_at=_time(failed.get("lastTransitionTime")),
+            job=name,
+        )
+    return ObservedNode(NodePhase.RUNNING, attempts=max(attempts, 1), started_at=started, job=name)
+
+
+def _created(pod: Manifest) -> str:
+    return pod["metadata"].get("creationTimestamp") or ""
+
+
+def _terminated(pod: Manifest) -> Manifest:
+    for container in (pod.get("status") or {}).get("containerStatuses") or []:
+        if container.get("name") == CONTAINER:
+            return (container.get("state") or {}).get("terminated") or {}
+    return {}
+
+
+def _result(message: str | None) -> Manifest:
+    """The runner's JSON result, from the termination message; plain text (a log tail
+    when the runner died before writing it) becomes the message."""
+    if not message:
+        return {}
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        return {"message": message.strip().splitlines()[-1] if message.strip() else None}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _job_failure(condition: Manifest, terminated: Manifest) -> str:
+    reason = condition.get("reason") or "Failed"
+    detail = condition.get("message") or ""
+    if terminated.get("reason") and terminated.get("reason") not in detail:
+        detail = f"{detail} (container {terminated['reason']})".strip()
+    return f"{reason}: {detail}" if detail else reason
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

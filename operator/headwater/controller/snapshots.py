@@ -1,0 +1,188 @@
+"""Freeze what a Run executes, from its own namespace, into a ConfigMap it owns: the
+Dataflow, the Functions with their code, the Datasets it binds. Jobs mount the code
+from there, so editing a Function later does not change a Run in flight."""
+
+import json
+import posixpath
+
+from fsspec.core import split_protocol
+from pydantic import ValidationError
+
+from headwater.api import Dataflow, Dataset, Function, FunctionCode, FunctionSpec, Run
+from headwater.artifacts import infer_format
+from headwater.controller.jobs import code_key, dataset_mount
+from headwater.controller.kube import Kube, Manifest
+from headwater.controller.naming import labels, owner_reference, snapshot_name
+from headwater.controller.settings import OperatorSettings
+from headwater.snapshot import ResolvedDataset, Snapshot
+from headwater.validation import validate
+
+SNAPSHOT_KEY = "snapshot.json"
+
+
+class NotReady(Exception):
+    """Something the Run needs does not exist yet; it may be applied any moment."""
+
+    def __init__(self, reason: str, missing: list[str]) -> None:
+        self.reason = reason
+        super().__init__("waiting for " + "; ".join(missing))
+
+
+class Invalid(Exception):
+    """The Run cannot run as written; it fails with this reason and message."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
+    """The Run's snapshot: read back when it was frozen before, else frozen now."""
+    namespace = run.metadata.namespace
+    assert namespace is not None
+    existing = kube.read_config_map(namespace, snapshot_name(run.metadata.name))
+    if existing is not None:
+        owners = existing["metadata"].get("ownerReferences") or []
+        if any(o.get("uid") == run.metadata.uid for o in owners):
+            return Snapshot.model_validate_json(existing["data"][SNAPSHOT_KEY])
+        # A Run deleted and made again with the same name: the old one's snapshot is
+        # still being garbage-collected.
+        raise NotReady(
+            "SnapshotPending", [f"the previous Run {run.metadata.name}'s snapshot to go"]
+        )
+    snapshot = freeze(run, kube, settings)
+    kube.create_config_map(snapshot_config_map(run, snapshot))
+    return snapshot
+
+
+def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
+    namespace = run.metadata.namespace
+    assert namespace is not None
+    body = kube.get("dataflows", namespace, run.spec.dataflow)
+    if body is None:
+        raise NotReady("DataflowNotFound", [f"Dataflow {run.spec.dataflow}"])
+    try:
+        dataflow = Dataflow.model_validate(body)
+    except ValidationError as error:
+        raise Invalid("InvalidDataflow", f"Dataflow {run.spec.dataflow}: {error}") from None
+    functions, missing = _functions(dataflow, kube, namespace)
+    if missing:
+        raise NotReady("FunctionNotFound", missing)
+    names = {d["metadata"]["name"] for d in kube.list("datasets", namespace)}
+    problems = validate(
+        dataflow.spec,
+        functions,
+        run.spec,
+        names,
+        dataflow_name=dataflow.metadata.name,
+        run_name=run.metadata.name,
+    )
+    if problems:
+        message = "; ".join(f"{p.resource} {p.path}: {p.message}" for p in problems)
+        raise Invalid("InvalidDataflow", message)
+    datasets, missing = _datasets(run, kube, settings)
+    if missing:
+        raise NotReady("DataNotFound", missing)
+    return Snapshot(dataflow=dataflow.spec, functions=functions, datasets=datasets)
+
+
+def _functions(
+    dataflow: Dataflow, kube: Kube, namespace: str
+) -> tuple[dict[str, FunctionSpec], list[str]]:
+    functions: dict[str, FunctionSpec] = {}
+    missing: list[str] = []
+    for name in dict.fromkeys(node.function for node in dataflow.spec.nodes):
+        body = kube.get("functions", namespace, name)
+        if body is None:
+            missing.append(f"Function {name}")
+            continue
+        try:
+            spec = Function.model_validate(body).spec
+        except ValidationError as error:
+            raise Invalid("InvalidFunction", f"Function {name}: {error}") from None
+        ref = spec.code.config_map_key_ref
+        if ref is not None:
+            values = kube.key_values("ConfigMap", namespace, ref.name)
+            if values is None or ref.key not in values:
+                missing.append(f"key {ref.key} of ConfigMap {ref.name} (code of Function {name})")
+                continue
+            spec = spec.model_copy(update={"code": FunctionCode(inline=values[ref.key].decode())})
+        functions[name] = spec
+    return functions, missing
+
+
+def _datasets(
+    run: Run, kube: Kube, settings: OperatorSettings
+) -> tuple[dict[str, ResolvedDataset], list[str]]:
+    namespace = run.metadata.namespace
+    assert namespace is not None
+    resolved: dict[str, ResolvedDataset] = {}
+    missing: list[str] = []
+    for binding in run.spec.parameters.values():
+        if binding.dataset is None or binding.dataset in resolved:
+            continue
+        body = kube.get("datasets", namespace, binding.dataset)
+        if body is None:
+            missing.append(f"Dataset {binding.dataset}")
+            continue
+        dataset = Dataset.model_validate(body)
+        found = resolve_in_cluster(dataset, kube, settings.store.root(namespace), namespace)
+        if isinstance(found, str):
+            missing.append(found)
+        else:
+            resolved[binding.dataset] = found
+    return resolved, missing
+
+
+def resolve_in_cluster(
+    dataset: Dataset, kube: Kube, store_root: str, namespace: str
+) -> ResolvedDataset | str:
+    """Where a Job finds the dataset's data, or what is missing."""
+    name = dataset.metadata.name
+    source = dataset.spec.source
+    declared = dataset.spec.format
+    if source.inline is not None:
+        return ResolvedDataset(format=declared or "json", inline=source.inline, is_inline=True)
+    if source.uri is not None:
+        return ResolvedDataset(
+            uri=absolute_uri(source.uri, store_root), format=declared or infer_format(source.uri)
+        )
+    ref = source.config_map_key_ref or source.secret_key_ref
+    assert ref is not None
+    kind = "ConfigMap" if source.config_map_key_ref else "Secret"
+    values = kube.key_values(kind, namespace, ref.name)
+    if values is None or ref.key not in values:
+        return f"key {ref.key} of {kind} {ref.name} (Dataset {name})"
+    return ResolvedDataset(
+        uri=dataset_mount(name, ref.key),
+        format=declared or infer_format(ref.key),
+        config_map_key_ref=source.config_map_key_ref,
+        secret_key_ref=source.secret_key_ref,
+    )
+
+
+def absolute_uri(uri: str, store_root: str) -> str:
+    """A relative URI lives in the artifact store, where `headwater dataset push` puts it."""
+    protocol, path = split_protocol(uri)
+    if protocol is not None or posixpath.isabs(path):
+        return uri
+    return posixpath.join(store_root, path)
+
+
+def snapshot_config_map(run: Run, snapshot: Snapshot) -> Manifest:
+    data = {SNAPSHOT_KEY: json.dumps(snapshot.to_wire(), sort_keys=True)}
+    for name, function in snapshot.functions.items():
+        if function.code.inline is not None:
+            data[code_key(name)] = function.code.inline
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": snapshot_name(run.metadata.name),
+            "namespace": run.metadata.namespace,
+            "labels": labels(run, component="snapshot"),
+            "ownerReferences": [owner_reference(run)],
+        },
+        "data": data,
+        "immutable": True,
+    }
