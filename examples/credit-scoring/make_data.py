@@ -3,8 +3,12 @@
 Deterministic (fixed seed); run it again only to change the data:
 
     python examples/credit-scoring/make_data.py
+
+It regenerates data-configmap.yaml (ConfigMap credit-data) from data/ too.
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +62,8 @@ def main():
     (HERE / "data").mkdir(exist_ok=True)
     frame.to_csv(HERE / "data" / "credit.csv", index=False)
     print(f"data/credit.csv: {len(frame)} rows, default rate {frame['default'].mean():.2f}")
+
+    subprocess.run([sys.executable, str(HERE / "make_configmap.py")], check=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ storms. Deterministic (fixed seeds); run it again only to change the data:
     python examples/rionowcast/make_data.py
 
 It writes data/radar.parquet, data/rain_gauge.parquet, data/grid.parquet and
-data/model.npy, and regenerates configmap.yaml from src/preprocessing.py.
+data/model.npy, and regenerates configmap.yaml (the code) and data-configmap.yaml (the
+data) with make_configmap.py.
 """
 
 import subprocess
