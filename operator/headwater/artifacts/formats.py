@@ -1,5 +1,8 @@
 """Reading datasets by format, inferring the format from a file name, and fingerprinting
-the bytes (size, sha256) for a Dataset's status."""
+the bytes (size, sha256) for a Dataset's status.
+
+pandas, pyarrow and numpy are imported only by the decoders that need them: a runner
+whose node reads JSON never pays for them."""
 
 import hashlib
 import io
@@ -9,11 +12,9 @@ from collections.abc import Callable
 from posixpath import splitext
 from urllib.parse import urlsplit
 
-import numpy as np
-import pandas as pd
-
 from headwater.api.dataset import DataFormat
 from headwater.artifacts.errors import ArtifactError, DataUnavailable, UnreadableData
+from headwater.artifacts.serializers import load_npy, load_parquet
 from headwater.artifacts.urls import StorageOptions, open_filesystem
 
 FORMAT_BY_EXTENSION: dict[str, DataFormat] = {
@@ -30,11 +31,18 @@ FORMAT_BY_EXTENSION: dict[str, DataFormat] = {
     ".md": DataFormat.TEXT,
 }
 
+
+def decode_csv(data: bytes) -> object:
+    import pandas as pd
+
+    return pd.read_csv(io.BytesIO(data))
+
+
 DECODERS: dict[DataFormat, Callable[[bytes], object]] = {
-    DataFormat.PARQUET: lambda data: pd.read_parquet(io.BytesIO(data)),
-    DataFormat.CSV: lambda data: pd.read_csv(io.BytesIO(data)),
+    DataFormat.PARQUET: load_parquet,
+    DataFormat.CSV: decode_csv,
     DataFormat.JSON: json.loads,
-    DataFormat.NPY: lambda data: np.load(io.BytesIO(data), allow_pickle=False),
+    DataFormat.NPY: load_npy,
     DataFormat.PICKLE: pickle.loads,
     DataFormat.TEXT: lambda data: data.decode("utf-8"),
 }
