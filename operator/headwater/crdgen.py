@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
 
 from headwater.api import GROUP, VERSION, Dataflow, Dataset, Function, Run
 from headwater.api.base import ApiModel
@@ -42,6 +41,8 @@ class Kind:
     plural: str
     short_names: tuple[str, ...]
     columns: tuple[Column, ...]
+    rules: tuple[dict[str, str], ...] = ()
+    """CEL rules on the whole object."""
 
     @property
     def name(self) -> str:
@@ -100,6 +101,12 @@ KINDS = (
                 priority=1,
             ),
         ),
+        rules=(
+            {
+                "rule": "size(self.metadata.name) <= 63",
+                "message": "a Run's name is at most 63 characters, as it labels its Jobs",
+            },
+        ),
     ),
 )
 
@@ -141,8 +148,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             out["required"] = list(schema["required"])
     if schema.get("type") == "array" and "items" in schema:
         out["items"] = structural(schema["items"], defs)
-    if "x-kubernetes-validations" in schema:
-        out["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
+    if "oneOf" in schema:
+        out["oneOf"] = schema["oneOf"]
     return out
 
 
@@ -161,7 +168,8 @@ def _union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+def openapi_schema(kind: Kind) -> dict[str, Any]:
+    model = kind.model
     raw = model.model_json_schema(by_alias=True)
     defs = raw.get("$defs", {})
     top = structural(raw, defs)
@@ -171,6 +179,8 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     properties["metadata"] = {"type": "object"}
     top.pop("required", None)
     top["required"] = ["spec"]
+    if kind.rules:
+        top["x-kubernetes-validations"] = list(kind.rules)
     return top
 
 
@@ -204,7 +214,7 @@ def crd(kind: Kind) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [_column(c) for c in kind.columns],
-                    "schema": {"openAPIV3Schema": openapi_schema(kind.model)},
+                    "schema": {"openAPIV3Schema": openapi_schema(kind)},
                 }
             ],
         },

@@ -38,14 +38,12 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def cel_rules(*rules: tuple[str, str]) -> ConfigDict:
-    """Model config carrying CEL rules (rule, message) into the generated CRD, so the API
-    server rejects at apply time what a schema alone cannot say."""
-    return ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]
-        }
-    )
+def exactly_one_of(*fields: str) -> ConfigDict:
+    """Model config that makes the generated CRD accept exactly one of `fields` (wire
+    names), so the API server rejects the rest at apply time. A schema `oneOf` of
+    `required` rather than a CEL rule, because CEL cannot see fields of free-form JSON
+    (`inline`, `value`)."""
+    return ConfigDict(json_schema_extra={"oneOf": [{"required": [f]} for f in fields]})
 
 
 def now() -> datetime:

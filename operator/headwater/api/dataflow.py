@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from headwater.api.base import ApiModel, cel_rules
+from headwater.api.base import ApiModel
 from headwater.api.conditions import Condition
 from headwater.api.meta import DNS_LABEL, ObjectMeta
 
@@ -36,14 +36,6 @@ class DataflowNode(ApiModel):
 
 class DataflowSpec(ApiModel):
     """Nodes wired by name: an output name of one node among another's inputs is an edge."""
-
-    model_config = cel_rules(
-        (
-            "self.nodes.all(a, self.nodes.exists_one(b,"
-            " (has(b.name) ? b.name : b.function) == (has(a.name) ? a.name : a.function)))",
-            "node names must be unique (a node without a name is named after its function)",
-        )
-    )
 
     description: str | None = None
     """What the dataflow does, for people."""

@@ -5,7 +5,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from headwater.api.base import ApiModel, JsonValue, Timestamp, cel_rules
+from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
 from headwater.api.meta import KeyRef, ObjectMeta
 
@@ -26,13 +26,7 @@ class DataFormat(StrEnum):
 class DatasetSource(ApiModel):
     """Where the data is: exactly one of uri, configMapKeyRef, secretKeyRef, inline."""
 
-    model_config = cel_rules(
-        (
-            "[has(self.uri), has(self.configMapKeyRef), has(self.secretKeyRef),"
-            " has(self.inline)].filter(x, x).size() == 1",
-            "source needs exactly one of uri, configMapKeyRef, secretKeyRef, inline",
-        )
-    )
+    model_config = exactly_one_of("uri", "configMapKeyRef", "secretKeyRef", "inline")
 
     uri: str | None = Field(default=None, min_length=1)
     """An fsspec URL (file://, s3://, gs://, https://…) or a path; a relative path resolves

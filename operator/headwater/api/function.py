@@ -5,7 +5,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from headwater.api.base import ApiModel, JsonValue, cel_rules
+from headwater.api.base import ApiModel, JsonValue, exactly_one_of
 from headwater.api.conditions import Condition
 from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
 
@@ -32,13 +32,7 @@ class ParamType(StrEnum):
 class FunctionCode(ApiModel):
     """Where the code is: exactly one of inline, configMapKeyRef, module."""
 
-    model_config = cel_rules(
-        (
-            "[has(self.inline), has(self.configMapKeyRef), has(self.module)]"
-            ".filter(x, x).size() == 1",
-            "code needs exactly one of inline, configMapKeyRef, module",
-        )
-    )
+    model_config = exactly_one_of("inline", "configMapKeyRef", "module")
 
     inline: str | None = Field(default=None, min_length=1)
     """Python source that defines the handler."""

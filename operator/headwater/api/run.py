@@ -5,7 +5,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from headwater.api.base import ApiModel, JsonValue, Timestamp, cel_rules
+from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
 from headwater.api.meta import EnvVar, ObjectMeta
 
@@ -13,9 +13,7 @@ from headwater.api.meta import EnvVar, ObjectMeta
 class Binding(ApiModel):
     """What a free input receives: a Dataset by name, or a literal JSON value."""
 
-    model_config = cel_rules(
-        ("has(self.dataset) != has(self.value)", "a binding needs exactly one of dataset, value")
-    )
+    model_config = exactly_one_of("dataset", "value")
 
     dataset: str | None = Field(default=None, min_length=1)
     """A Dataset's metadata.name in the same namespace."""

@@ -176,7 +176,7 @@ def dataflow_status(body: Manifest, kube: Kube) -> DataflowStatus:
     namespace = dataflow.metadata.namespace or "default"
     generation = dataflow.metadata.generation
     functions: dict[str, FunctionSpec] = {}
-    for item in kube.list("functions", namespace):
+    for item in kube.list_objects("functions", namespace):
         try:
             function = Function.model_validate(item)
         except ValidationError:

@@ -54,9 +54,9 @@ class Services:
         """A Function change re-validates the namespace's Dataflows; any catalog change
         may unblock Runs waiting for it."""
         if plural == "functions":
-            for dataflow in self.kube.list("dataflows", namespace):
+            for dataflow in self.kube.list_objects("dataflows", namespace):
                 self.check("dataflows", namespace, dataflow["metadata"]["name"])
-        for run in self.kube.list("runs", namespace):
+        for run in self.kube.list_objects("runs", namespace):
             phase = (run.get("status") or {}).get("phase", RunPhase.PENDING.value)
             if phase == RunPhase.PENDING.value:
                 self.runs.reconcile(namespace, run["metadata"]["name"])
@@ -66,11 +66,11 @@ class Services:
         namespaces: list[str | None] = list(self.settings.namespaces) or [None]
         for namespace in namespaces:
             for plural in CATALOG:
-                for item in self.kube.list(plural, namespace):
+                for item in self.kube.list_objects(plural, namespace):
                     _guarded(
                         self.check, plural, item["metadata"]["namespace"], item["metadata"]["name"]
                     )
-            for run in self.kube.list("runs", namespace):
+            for run in self.kube.list_objects("runs", namespace):
                 _guarded(self.runs.reconcile, run["metadata"]["namespace"], run["metadata"]["name"])
 
 
@@ -86,6 +86,11 @@ def _guarded(action: Callable[..., None], *args: str) -> None:
 
 
 def register(registry: kopf.OperatorRegistry, services: Services) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The same kubeconfig or in-cluster credentials the kubernetes client uses.
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.level = logging.WARNING

@@ -75,7 +75,7 @@ class Kube:
                 return None
             raise
 
-    def list(self, plural: str, namespace: str | None) -> list[Manifest]:
+    def list_objects(self, plural: str, namespace: str | None) -> list[Manifest]:
         """Objects of one kind in a namespace, or in all of them (namespace None)."""
         self.limiter.acquire()
         if namespace is None:
@@ -89,16 +89,14 @@ class Kube:
         self.limiter.acquire()
         patch = [{"op": "add", "path": "/status", "value": status}]
         try:
-            self.custom.api_client.call_api(
-                f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}/status",
-                "PATCH",
-                header_params={
-                    "Content-Type": "application/json-patch+json",
-                    "Accept": "application/json",
-                },
-                body=patch,
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                patch,
+                _content_type="application/json-patch+json",
             )
         except ApiException as error:
             if error.status != 404:  # deleted meanwhile: nothing to report to

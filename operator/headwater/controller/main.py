@@ -31,7 +31,7 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
         kopf.run(
             registry=registry,
             standalone=True,
-            namespaces=settings.namespaces or None,
+            namespaces=settings.namespaces,
             clusterwide=not settings.namespaces,
             liveness_endpoint=liveness,
         )

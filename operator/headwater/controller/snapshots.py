@@ -68,7 +68,7 @@ def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
     functions, missing = _functions(dataflow, kube, namespace)
     if missing:
         raise NotReady("FunctionNotFound", missing)
-    names = {d["metadata"]["name"] for d in kube.list("datasets", namespace)}
+    names = {d["metadata"]["name"] for d in kube.list_objects("datasets", namespace)}
     problems = validate(
         dataflow.spec,
         functions,

@@ -29,15 +29,16 @@ def _mount(source: str | None, target: str, flags: int) -> None:
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def bind(source: str, target: str, read_only: bool) -> None:
-    """Bind `source` at `target`, creating the target like a container runtime would."""
-    if os.path.isdir(source):
+def bind(source: int, is_dir: bool, target: str, read_only: bool) -> None:
+    """Bind the opened `source` at `target`, creating the target like a container
+    runtime would."""
+    if is_dir:
         os.makedirs(target, exist_ok=True)
     else:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if not os.path.exists(target):
             open(target, "a").close()
-    _mount(source, target, MS_BIND | MS_REC)
+    _mount(f"/proc/self/fd/{source}", target, MS_BIND | MS_REC)
     if read_only:
         _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
@@ -46,8 +47,14 @@ def main() -> None:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
     try:
-        for mount in sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/")):
-            bind(mount["source"], mount["target"], mount.get("readOnly", False))
+        mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
+        # Open every source first: a mount over /tmp would hide sources kept under /tmp.
+        sources = [os.open(m["source"], os.O_PATH) for m in mounts]
+        for mount, source in zip(mounts, sources, strict=True):
+            is_dir = os.path.isdir(f"/proc/self/fd/{source}")
+            bind(source, is_dir, mount["target"], mount.get("readOnly", False))
+        for source in sources:
+            os.close(source)
         if spec.get("workingDir"):
             os.makedirs(spec["workingDir"], exist_ok=True)
             os.chdir(spec["workingDir"])
