@@ -60,8 +60,9 @@ def test_bounds_and_rules_reach_the_schema() -> None:
     retries = run["properties"]["spec"]["properties"]["retries"]
     assert (retries["minimum"], retries["maximum"]) == (0, 9)
     binding = run["properties"]["spec"]["properties"]["parameters"]["additionalProperties"]
-    assert binding["x-kubernetes-validations"][0]["rule"] == "has(self.dataset) != has(self.value)"
+    assert binding["oneOf"] == [{"required": ["dataset"]}, {"required": ["value"]}]
     source = _schema(0)["properties"]["spec"]["properties"]["source"]
-    assert "x-kubernetes-validations" in source
+    assert len(source["oneOf"]) == 4
+    assert run["x-kubernetes-validations"][0]["rule"] == "size(self.metadata.name) <= 63"
     phases = run["properties"]["status"]["properties"]["phase"]["enum"]
     assert phases == ["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
