@@ -200,11 +200,6 @@ def test_validate_reports_every_error_of_a_broken_example_at_once(
         assert found, f"{what}: no error at {path} in:\n" + "\n".join(broken_validation)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="headwater.local.check calls validate() without dataflow_name/run_name, so"
-    " Dataflow and Run errors print as 'Dataflow at …' with no file or name",
-)
 def test_validate_names_the_file_and_resource_of_every_error(
     broken_validation: list[str],
 ) -> None:

@@ -38,7 +38,14 @@ def check(manifests: Manifests, scratch: Path) -> list[Finding]:
         dataflow = manifests.dataflows.get(run.spec.dataflow)
         if dataflow is not None:
             checked_with_run.add(run.spec.dataflow)
-            problems = validate(dataflow.spec, functions, run.spec, set(manifests.datasets))
+            problems = validate(
+                dataflow.spec,
+                functions,
+                run.spec,
+                set(manifests.datasets),
+                dataflow_name=run.spec.dataflow,
+                run_name=run.metadata.name,
+            )
             findings.extend(_findings(manifests, problems))
         try:
             snapshot_for(run, manifests, scratch)
@@ -48,7 +55,8 @@ def check(manifests: Manifests, scratch: Path) -> list[Finding]:
             findings.extend(_findings(manifests, rest))
     for name, dataflow in manifests.dataflows.items():
         if name not in checked_with_run:
-            findings.extend(_findings(manifests, validate(dataflow.spec, functions)))
+            problems = validate(dataflow.spec, functions, dataflow_name=name)
+            findings.extend(_findings(manifests, problems))
     return _unique(findings)
 
 
