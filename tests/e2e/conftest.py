@@ -206,3 +206,157 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
         yield name
     finally:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# --- the headwater operator -------------------------------------------------------
+#
+# One operator process serves the whole session and watches all namespaces (each test
+# has its own namespace, so they cannot be listed up front). Tests that must kill or
+# restart the operator do it to this shared process — `kill()` then `start()`, or
+# `restart()` — rather than starting a second operator: two operators reconciling the
+# same Runs would race. Tests run one at a time, so nothing else is disturbed, and the
+# function-scoped `operator` fixture starts the process again if a test left it down.
+
+REPO = CLUSTER_DIR.parent.parent
+CRD_DIR = REPO / "crds"
+HEADWATER_KINDS = ("datasets", "functions", "dataflows", "runs")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Operator:
+    """`python -m headwater operator` as a subprocess, logging to `log_path`."""
+
+    def __init__(self, cluster: Cluster, log_path: Path, *extra: str) -> None:
+        self.cluster = cluster
+        self.log_path = log_path
+        self.extra = extra
+        self.metrics_port = _free_port()
+        self.health_port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}/healthz"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def arguments(self) -> list[str]:
+        ports = ["--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port)]
+        return [*ports, "--listen-host", "127.0.0.1", "--resync-seconds", "5", *self.extra]
+
+    def start(self) -> None:
+        """Start the process and wait until its health endpoint answers."""
+        import sys
+        import urllib.request
+
+        assert not self.alive, "the operator is already running"
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== operator start {time.strftime('%H:%M:%S')} ===\n".encode())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "headwater", "operator", *self.arguments()],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.cluster.env(),
+                start_new_session=True,
+            )
+
+        def healthy() -> bool:
+            if not self.alive:
+                raise AssertionError(f"the operator exited:\n{self.tail()}")
+            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+                return response.status == 200
+
+        wait_for(healthy, 60, "the operator's /healthz")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no cleanup at all."""
+        if self.proc is not None and self.alive:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        if self.proc is None or not self.alive:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def tail(self, since: int = 0, lines: int = 80) -> str:
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
+            return str(response.read().decode())
+
+
+def cluster_dir(cluster: Cluster) -> Path | None:
+    """The cluster's directory (claims, logs), also when reusing one we did not start."""
+    if cluster.dir is not None:
+        return cluster.dir
+    parent = cluster.kubeconfig.resolve().parent
+    return parent if (parent / "cluster.json").exists() else None
+
+
+def install_crds(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(CRD_DIR))
+    names = [f"crd/{plural}.headwater.dev" for plural in HEADWATER_KINDS]
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, timeout=90)
+
+
+@pytest.fixture(scope="session")
+def operator_process(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Operator]:
+    install_crds(cluster)
+    base = cluster_dir(cluster)
+    logs = base / "logs" if base is not None else tmp_path_factory.mktemp("operator")
+    logs.mkdir(parents=True, exist_ok=True)
+    process = Operator(cluster, logs / f"operator-{uuid.uuid4().hex[:6]}.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def operator(operator_process: Operator) -> Iterator[Operator]:
+    """The session's operator, running; its log lines of this test are printed on
+    teardown, so a failing test shows them."""
+    if not operator_process.alive:
+        operator_process.start()
+    since = operator_process.log_size()
+    yield operator_process
+    print(f"--- operator log ({operator_process.log_path}) ---")
+    print(operator_process.tail(since, lines=150))
