@@ -31,7 +31,7 @@ again is safe, while forgetting it would hang the run.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -145,7 +145,7 @@ def step(
             ),
         )
 
-    nodes, asked_before = _observe(graph, status, observed, run.metadata.name, store_root)
+    nodes, asked_before = _observe(graph, snapshot, status, observed, run.metadata.name, store_root)
     if previous is not None and run.spec.resume_from:
         _reuse(graph, nodes, observed, previous, run.spec.resume_from, store_root)
     _skip_blocked(graph, nodes, observed)
@@ -197,6 +197,7 @@ def _started(status: RunStatus, node_id: str) -> datetime | None:
 
 def _observe(
     graph: Graph,
+    snapshot: Snapshot,
     status: RunStatus,
     observed: Mapping[str, ObservedNode],
     run_name: str,
@@ -213,7 +214,8 @@ def _observe(
         recorded = status.nodes.get(n)
         seen = observed.get(n)
         if seen is not None:
-            nodes[n] = _from_observed(n, seen, recorded, graph, run_name, store_root)
+            renamed = _wired_outputs(seen, snapshot, graph, n)
+            nodes[n] = _from_observed(n, renamed, recorded, graph, run_name, store_root)
         elif recorded is not None and recorded.phase.finished:
             nodes[n] = recorded
         else:
@@ -221,6 +223,19 @@ def _observe(
                 asked_before.add(n)
             nodes[n] = NodeStatus()
     return nodes, asked_before
+
+
+def _wired_outputs(
+    seen: ObservedNode, snapshot: Snapshot, graph: Graph, node_id: str
+) -> ObservedNode:
+    """The runner reports outputs by the function's declared names; the status and
+    downstream nodes know them by the names the dataflow wires (renamed positionally)."""
+    function = snapshot.functions.get(graph.nodes[node_id].function)
+    if not seen.outputs or function is None:
+        return seen
+    rename = dict(zip(function.outputs, graph.outputs[node_id], strict=False))
+    outputs = {rename.get(name, name): uri for name, uri in seen.outputs.items()}
+    return replace(seen, outputs=outputs)
 
 
 def _from_observed(

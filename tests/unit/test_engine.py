@@ -423,3 +423,24 @@ def test_durations_read_like_kubectl() -> None:
     assert format_duration(timedelta(seconds=45.7)) == "45s"
     assert format_duration(timedelta(minutes=3, seconds=7)) == "3m7s"
     assert format_duration(timedelta(hours=2, minutes=5, seconds=9)) == "2h5m"
+
+
+def test_outputs_reported_by_declared_name_are_known_by_wired_name() -> None:
+    sim = Simulator(make_run(), dag({"a": [], "b": ["a"]}))
+    sim.step()
+    running = sim.observed["a"]
+    uri = "/store/runs/r1/a/a"
+    sim.observed["a"] = ObservedNode(
+        NodePhase.SUCCEEDED,
+        started_at=running.started_at,
+        finished_at=sim.now,
+        exit_code=0,
+        outputs={"out": uri},  # the runner speaks of the function's own output name
+    )
+    sim.step()
+    assert sim.status.nodes["a"].outputs is None, "a conventional location is left out"
+    moved = "/elsewhere/a"
+    sim.observed["b"] = ObservedNode(NodePhase.SUCCEEDED, outputs={"out": moved}, exit_code=0)
+    sim.step()
+    assert sim.status.nodes["b"].outputs == {"b": moved}
+    assert sim.status.outputs == {"b": moved}
