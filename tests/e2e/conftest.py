@@ -360,3 +360,68 @@ def operator(operator_process: Operator) -> Iterator[Operator]:
     yield operator_process
     print(f"--- operator log ({operator_process.log_path}) ---")
     print(operator_process.tail(since, lines=150))
+
+
+# --- headwater objects for tests --------------------------------------------------
+
+HEADWATER_API = "headwater.dev/v1alpha1"
+
+
+def hw_function(
+    name: str, code: str, params: list[str], outputs: list[str], handler: str = "main"
+) -> dict[str, Any]:
+    """A Function with inline code and `value` params."""
+    return {
+        "apiVersion": HEADWATER_API,
+        "kind": "Function",
+        "metadata": {"name": name},
+        "spec": {
+            "handler": handler,
+            "code": {"inline": code},
+            "params": [{"name": p, "type": "value"} for p in params],
+            "outputs": outputs,
+        },
+    }
+
+
+def hw_dataflow(name: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": HEADWATER_API,
+        "kind": "Dataflow",
+        "metadata": {"name": name},
+        "spec": {"nodes": nodes},
+    }
+
+
+def hw_run(name: str, dataflow: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": HEADWATER_API,
+        "kind": "Run",
+        "metadata": {"name": name},
+        "spec": {"dataflow": dataflow, **spec},
+    }
+
+
+def run_status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    return dict(cluster.json("run", name, "-n", namespace).get("status") or {})
+
+
+def wait_run(
+    cluster: Cluster, namespace: str, name: str, phase: str, timeout: float = 120
+) -> dict[str, Any]:
+    """Wait until the Run reaches `phase`; fail at once if it ends in another one."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = run_status(cluster, namespace, name)
+        current = status.get("phase")
+        if current == phase:
+            return status
+        if current in ("Succeeded", "Failed", "Cancelled"):
+            raise AssertionError(f"run {name} ended {current}, not {phase}: {status}")
+        time.sleep(POLL)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for run {name}: {status}")
+
+
+def items(cluster: Cluster, namespace: str, kind: str, selector: str) -> list[dict[str, Any]]:
+    return list(cluster.json(kind, "-n", namespace, "-l", selector)["items"])

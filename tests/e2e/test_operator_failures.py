@@ -1,0 +1,86 @@
+"""Failing nodes: the message reaches the Run, descendants are skipped, independent
+branches finish, and retries are Kubernetes' own (backoffLimit, podFailurePolicy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import hw_dataflow, hw_function, hw_run, items, wait_run
+
+if TYPE_CHECKING:
+    from conftest import Cluster, Operator
+
+pytestmark = pytest.mark.e2e
+
+RAISES = "def main(x):\n    raise ValueError('kaboom: x was ' + str(x))\n"
+PLUS_ONE = "def main(x):\n    return x + 1\n"
+ONE_OF_TWO = "def main(x):\n    return x\n"  # declares two outputs, returns one value
+
+
+def branches(first: str) -> list[dict]:
+    """a → b, and c on its own."""
+    return [
+        {"name": "a", "function": first, "inputs": {"x": "x"}, "outputs": ["m"]},
+        {"name": "b", "function": "plus-one", "inputs": {"x": "m"}, "outputs": ["z"]},
+        {"name": "c", "function": "plus-one", "inputs": {"x": "x"}, "outputs": ["w"]},
+    ]
+
+
+def pods_of_node(cluster: Cluster, namespace: str, run: str, node: str) -> list[dict]:
+    return items(cluster, namespace, "pods", f"headwater.dev/run={run},headwater.dev/node={node}")
+
+
+def test_failing_function_retried_then_run_failed(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        [
+            hw_function("raises", RAISES, ["x"], ["m"]),
+            hw_function("plus-one", PLUS_ONE, ["x"], ["m"]),
+            hw_dataflow("flow", branches("raises")),
+            hw_run("r", "flow", parameters={"x": {"value": 7}}, retries=2),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "r", "Failed", timeout=180)
+    nodes = status["nodes"]
+    assert nodes["a"]["phase"] == "Failed"
+    assert "kaboom: x was 7" in nodes["a"]["message"]
+    assert nodes["a"]["attempts"] == 3
+    assert nodes["b"]["phase"] == "Skipped"
+    assert nodes["c"]["phase"] == "Succeeded"
+    condition = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert condition["status"] == "False"
+    assert condition["reason"] == "NodeFailed"
+    assert "a" in condition["message"]
+    # Kubernetes' Job controller made the attempts: backoffLimit 2 → 3 Pods.
+    assert len(pods_of_node(cluster, namespace, "r", "a")) == 3
+    assert pods_of_node(cluster, namespace, "r", "b") == []
+    assert items(cluster, namespace, "jobs", "headwater.dev/run=r,headwater.dev/node=b") == []
+
+
+def test_bad_input_is_not_retried(cluster: Cluster, namespace: str, operator: Operator) -> None:
+    cluster.apply(
+        [
+            hw_function("one-of-two", ONE_OF_TWO, ["x"], ["m", "extra"]),
+            hw_function("plus-one", PLUS_ONE, ["x"], ["m"]),
+            hw_dataflow(
+                "flow",
+                [
+                    {"name": "a", "function": "one-of-two", "inputs": {"x": "x"}},
+                    {"name": "c", "function": "plus-one", "inputs": {"x": "x"}, "outputs": ["w"]},
+                ],
+            ),
+            hw_run("r", "flow", parameters={"x": {"value": 1}}, retries=2),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "r", "Failed", timeout=120)
+    a = status["nodes"]["a"]
+    assert a["phase"] == "Failed"
+    assert a.get("exitCode") == 2, a
+    assert "output" in a["message"].lower(), a
+    assert status["nodes"]["c"]["phase"] == "Succeeded"
+    # podFailurePolicy: exit code 2 fails the Job at once despite retries: 2.
+    assert len(pods_of_node(cluster, namespace, "r", "a")) == 1
