@@ -252,7 +252,8 @@ def _from_observed(
     conventional = output_uris(store_root, run_name, node_id, graph) if store_root else None
     if outputs == conventional:
         outputs = None
-    message = seen.message
+    # A success needs no words, and 5,000 of them would weigh on the status.
+    message = None if succeeded else seen.message
     if message is not None and len(message) > MAX_NODE_MESSAGE:
         message = message[: MAX_NODE_MESSAGE - 1] + "…"
     return NodeStatus(
@@ -404,7 +405,11 @@ def _outcome(
 ) -> tuple[RunPhase, Reason, str]:
     phases = [s.phase for s in nodes.values()]
     if all(p == NodePhase.SUCCEEDED for p in phases):
-        return RunPhase.SUCCEEDED, Reason.SUCCEEDED, f"all {len(phases)} nodes succeeded"
+        return (
+            RunPhase.SUCCEEDED,
+            Reason.SUCCEEDED,
+            ("the node succeeded" if len(phases) == 1 else f"all {len(phases)} nodes succeeded"),
+        )
     if timed_out:
         return (
             RunPhase.FAILED,
