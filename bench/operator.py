@@ -160,6 +160,17 @@ class Operator:
             stderr=subprocess.STDOUT,
         )
 
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(self.metrics_url, timeout=2).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+
     def metric(self, name: str) -> float:
         text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
         return sum(
@@ -188,11 +199,19 @@ class JobWatch:
         self.created: dict[str, float] = {}
         self.completed: dict[str, float] = {}
         self.nodes: dict[str, str] = {}
+        self.stopped = False
         self.watch = watch.Watch()
         self.thread = threading.Thread(target=self._loop, args=(namespace,), daemon=True)
         self.thread.start()
 
     def _loop(self, namespace: str) -> None:
+        try:
+            self._record(namespace)
+        except Exception as error:  # the stream ends when stop() closes it
+            if not self.stopped:
+                print(f"job watch ended: {error}", file=sys.stderr)
+
+    def _record(self, namespace: str) -> None:
         batch = client.BatchV1Api()
         for event in self.watch.stream(batch.list_namespaced_job, namespace, timeout_seconds=3600):
             job = event["object"]
@@ -207,6 +226,7 @@ class JobWatch:
                 self.completed.setdefault(name, moment)
 
     def stop(self) -> None:
+        self.stopped = True
         self.watch.stop()
 
 
@@ -362,6 +382,7 @@ def main() -> None:
             cluster.kubectl("apply", "-f", str(ROOT / "crds"))
             cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             operator = Operator(cluster, args.metrics_port)
+            operator.wait_ready()
             try:
                 chain_figures(cluster, operator, args.chain)
                 fan_out_figures(cluster, operator, args.fanout, args.fanout_parallelism)
