@@ -2,8 +2,10 @@
 Events, all through one client and one rate limiter."""
 
 import base64
+import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kubernetes import client, config
@@ -15,6 +17,8 @@ from headwater.controller.naming import MANAGER, RUN_LABEL
 from headwater.controller.settings import OperatorSettings
 
 Manifest = dict[str, Any]
+API_WORKERS = 8
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -42,6 +46,7 @@ class RateLimiter:
 def load_client_config() -> client.Configuration:
     """In-cluster config inside a Pod, else the current kubeconfig."""
     configuration = client.Configuration()
+    configuration.connection_pool_maxsize = 2 * API_WORKERS
     try:
         config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
@@ -57,8 +62,10 @@ class Kube:
         self.batch = client.BatchV1Api(self.api)
         self.limiter = RateLimiter(settings.qps, settings.burst)
         self.settings = settings
+        self.workers = ThreadPoolExecutor(max_workers=API_WORKERS, thread_name_prefix="kube")
 
     def close(self) -> None:
+        self.workers.shutdown(wait=False)
         self.api.close()
 
     def _plain(self, obj: Any) -> Manifest:
@@ -189,6 +196,10 @@ class Kube:
         found = self.core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={run}")
         return [self._plain(p) for p in found.items]
 
+    def create_jobs(self, manifests: list[Manifest]) -> int:
+        """Create Jobs side by side (a fan-out makes many at once); how many were new."""
+        return sum(self.workers.map(self.create_job, manifests))
+
     def create_job(self, manifest: Manifest) -> bool:
         """True when this call made it; False when it existed (a retried reconcile)."""
         self.limiter.acquire()
@@ -210,7 +221,11 @@ class Kube:
                 raise
 
     def event(self, involved: Manifest, reason: str, message: str, warning: bool = False) -> None:
-        """A core/v1 Event on one of our objects, as `kubectl describe` shows them."""
+        """A core/v1 Event on one of our objects, as `kubectl describe` shows them; posted
+        in the background, since nothing waits on it."""
+        self.workers.submit(self._post_event, involved, reason, message, warning)
+
+    def _post_event(self, involved: Manifest, reason: str, message: str, warning: bool) -> None:
         metadata = involved["metadata"]
         stamp = format_time(now())
         body = {
@@ -238,6 +253,5 @@ class Kube:
         self.limiter.acquire()
         try:
             self.core.create_namespaced_event(metadata["namespace"], body)
-        except ApiException as error:
-            if error.status not in (403, 404, 409):  # events are best effort
-                raise
+        except Exception:  # events are best effort: say so and go on
+            log.warning("could not post event %s on %s", reason, metadata["name"], exc_info=True)

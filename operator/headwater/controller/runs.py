@@ -95,14 +95,16 @@ class RunReconciler:
         for node in decision.stop:
             self.kube.delete_job(namespace, job_name(name, node))
         deadline = _seconds_left(run, decision.status, moment)
+        manifests = []
         for node in decision.start:
             task = build_task(
                 name, snapshot, node, decision.status, run.spec.parameters, store_root, graph=graph
             )
             function = graph.nodes[node].function
-            manifest = job_manifest(run, node, function, task, snapshot, self.settings, deadline)
-            if self.kube.create_job(manifest):
-                metrics.JOBS_CREATED.inc()
+            manifests.append(
+                job_manifest(run, node, function, task, snapshot, self.settings, deadline)
+            )
+        metrics.JOBS_CREATED.inc(self.kube.create_jobs(manifests))
         self._write(body, run.status, decision.status)
         self._events(body, run.status or RunStatus(), decision.status)
         if decision.wake_at is not None:
