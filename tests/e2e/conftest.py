@@ -425,3 +425,15 @@ def wait_run(
 
 def items(cluster: Cluster, namespace: str, kind: str, selector: str) -> list[dict[str, Any]]:
     return list(cluster.json(kind, "-n", namespace, "-l", selector)["items"])
+
+
+def claim_path(cluster: Cluster, namespace: str, uri: str) -> str:
+    """A URI under the nodes' store mount, as the agent's directory for the namespace's
+    `headwater-artifacts` claim (tests/cluster/README.md), to read results back."""
+    from headwater.controller.settings import STORE_MOUNT_PATH
+
+    base = cluster_dir(cluster)
+    assert base is not None, "reading the PVC needs the cluster's directory"
+    assert uri.startswith(STORE_MOUNT_PATH + "/"), uri
+    claims = base / "node" / "claims" / namespace / "headwater-artifacts"
+    return str(claims / uri[len(STORE_MOUNT_PATH) + 1 :])

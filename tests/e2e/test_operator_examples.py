@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, cluster_dir
+from conftest import REPO, claim_path
 
 from headwater.artifacts import read_artifact
-from headwater.controller.settings import STORE_MOUNT_PATH
 
 if TYPE_CHECKING:
     from conftest import Cluster, Operator
@@ -47,15 +46,6 @@ def local_outputs(example: Path, workdir: Path) -> dict[str, str]:
     status = json.loads(proc.stdout)
     assert status["phase"] == "Succeeded", status
     return dict(status["outputs"])
-
-
-def claim_path(cluster: Cluster, namespace: str, uri: str) -> str:
-    """A URI under the in-pod store mount, as the agent's claim directory."""
-    base = cluster_dir(cluster)
-    assert base is not None, "the test needs the cluster directory to read the PVC"
-    assert uri.startswith(STORE_MOUNT_PATH + "/"), uri
-    claims = base / "node" / "claims" / namespace / "headwater-artifacts"
-    return str(claims / uri[len(STORE_MOUNT_PATH) + 1 :])
 
 
 def assert_same(left: Any, right: Any, what: str) -> None:
