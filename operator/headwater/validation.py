@@ -30,6 +30,8 @@ class ProblemKind(StrEnum):
     INVALID_CODE = "InvalidCode"
     MISSING_HANDLER = "MissingHandler"
     SIGNATURE_MISMATCH = "SignatureMismatch"
+    NOT_FOUND = "NotFound"
+    """Something a resource refers to (a ConfigMap key, a file, a Dataflow) is missing."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from headwater.local.resolve import ResolveError, ResolveProblem, resolve_functions, snapshot_for
+from headwater.local.resolve import ResolveError, resolve_functions, snapshot_for
 from headwater.manifests import Manifests
 from headwater.validation import Problem, validate
 
@@ -60,7 +60,7 @@ def check(manifests: Manifests, scratch: Path) -> list[Finding]:
     return _unique(findings)
 
 
-def _findings(manifests: Manifests, problems: Iterable[Problem | ResolveProblem]) -> list[Finding]:
+def _findings(manifests: Manifests, problems: Iterable[Problem]) -> list[Finding]:
     return [Finding(_where(manifests, p.resource), p.path, p.message) for p in problems]
 
 

@@ -1,34 +1,24 @@
 """Freeze a Run's snapshot from manifests on disk: ConfigMap code becomes inline source,
 dataset sources become paths the runner can read."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.api import Dataset, FunctionCode, FunctionSpec, Run
 from headwater.artifacts import infer_format, is_local
 from headwater.manifests import Manifests
 from headwater.snapshot import ResolvedDataset, Snapshot
-
-
-@dataclass(frozen=True)
-class ResolveProblem:
-    resource: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.resource} at {self.path}: {self.message}"
+from headwater.validation import Problem, ProblemKind
 
 
 class ResolveError(Exception):
-    def __init__(self, problems: list[ResolveProblem]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 
 
 def function_source(
     name: str, spec: FunctionSpec, manifests: Manifests
-) -> tuple[FunctionSpec, list[ResolveProblem]]:
+) -> tuple[FunctionSpec, list[Problem]]:
     """The spec with ConfigMap code read into `code.inline`."""
     ref = spec.code.config_map_key_ref
     if ref is None:
@@ -39,15 +29,20 @@ def function_source(
             f"ConfigMap {ref.name}" if data is None else f"key {ref.key} of ConfigMap {ref.name}"
         )
         return spec, [
-            ResolveProblem(f"Function/{name}", "spec.code.configMapKeyRef", f"{missing} not found")
+            Problem(
+                "spec.code.configMapKeyRef",
+                ProblemKind.NOT_FOUND,
+                f"Function/{name}",
+                f"{missing} not found",
+            )
         ]
     code = FunctionCode(inline=data[ref.key].decode())
     return spec.model_copy(update={"code": code}), []
 
 
-def resolve_functions(manifests: Manifests) -> tuple[dict[str, FunctionSpec], list[ResolveProblem]]:
+def resolve_functions(manifests: Manifests) -> tuple[dict[str, FunctionSpec], list[Problem]]:
     functions: dict[str, FunctionSpec] = {}
-    problems: list[ResolveProblem] = []
+    problems: list[Problem] = []
     for name, function in manifests.functions.items():
         functions[name], found = function_source(name, function.spec, manifests)
         problems.extend(found)
@@ -56,7 +51,7 @@ def resolve_functions(manifests: Manifests) -> tuple[dict[str, FunctionSpec], li
 
 def resolve_dataset(
     dataset: Dataset, manifests: Manifests, scratch: Path
-) -> tuple[ResolvedDataset | None, list[ResolveProblem]]:
+) -> tuple[ResolvedDataset | None, list[Problem]]:
     """Where the dataset's bytes are on this machine; ConfigMap and Secret keys are
     written under `scratch` so every source reaches the runner as a file."""
     name = dataset.metadata.name
@@ -76,7 +71,11 @@ def resolve_dataset(
                 else manifests.folder_of("Dataset", name) / relative
             )
             if not path.exists():
-                return None, [ResolveProblem(where, "spec.source.uri", f"{path} does not exist")]
+                return None, [
+                    Problem(
+                        "spec.source.uri", ProblemKind.NOT_FOUND, where, f"{path} does not exist"
+                    )
+                ]
             uri = str(path.resolve())
         return ResolvedDataset(uri=uri, format=dataset.spec.format or infer_format(uri)), []
     ref = source.config_map_key_ref or source.secret_key_ref
@@ -90,7 +89,9 @@ def resolve_dataset(
     data = table.get(ref.name)
     if data is None or ref.key not in data:
         missing = f"{kind} {ref.name}" if data is None else f"key {ref.key} of {kind} {ref.name}"
-        return None, [ResolveProblem(where, f"spec.source.{field}", f"{missing} not found")]
+        return None, [
+            Problem(f"spec.source.{field}", ProblemKind.NOT_FOUND, where, f"{missing} not found")
+        ]
     target = scratch / name / ref.key
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data[ref.key])
@@ -99,14 +100,15 @@ def resolve_dataset(
 
 def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:
     """Everything `run` executes, frozen now; raises ResolveError naming each problem."""
-    problems: list[ResolveProblem] = []
+    problems: list[Problem] = []
     dataflow = manifests.dataflows.get(run.spec.dataflow)
     if dataflow is None:
         raise ResolveError(
             [
-                ResolveProblem(
-                    f"Run/{run.metadata.name}",
+                Problem(
                     "spec.dataflow",
+                    ProblemKind.NOT_FOUND,
+                    f"Run/{run.metadata.name}",
                     f"Dataflow {run.spec.dataflow} not found",
                 )
             ]
@@ -121,9 +123,10 @@ def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:
         dataset = manifests.datasets.get(binding.dataset)
         if dataset is None:
             problems.append(
-                ResolveProblem(
-                    f"Run/{run.metadata.name}",
+                Problem(
                     f"spec.parameters.{input_name}.dataset",
+                    ProblemKind.NOT_FOUND,
+                    f"Run/{run.metadata.name}",
                     f"Dataset {binding.dataset} not found",
                 )
             )
