@@ -1,0 +1,91 @@
+"""The operator killed with SIGKILL in the middle of a Run carries on when started
+again: state comes from the cluster, Job names are deterministic, so no node runs twice.
+
+This test kills the session's shared operator (see the fixture's comment in conftest.py)
+rather than starting a second one, which would race with it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import hw_dataflow, hw_function, hw_run, items, run_status, wait_for, wait_run
+
+if TYPE_CHECKING:
+    from conftest import Cluster, Operator
+
+pytestmark = pytest.mark.e2e
+
+NAP = "import time\n\ndef main(x):\n    time.sleep(0.5)\n    return x + 1\n"
+CHAINS, LENGTH = 4, 5
+
+
+def chain_nodes() -> list[dict]:
+    nodes = []
+    for chain in range(CHAINS):
+        for step in range(LENGTH):
+            source = "x" if step == 0 else f"v{chain}-{step - 1}"
+            nodes.append(
+                {
+                    "name": f"c{chain}-n{step}",
+                    "function": "nap",
+                    "inputs": {"x": source},
+                    "outputs": [f"v{chain}-{step}"],
+                }
+            )
+    return nodes
+
+
+def jobs_by_node(cluster: Cluster, namespace: str) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for job in items(cluster, namespace, "jobs", "headwater.dev/run=r"):
+        found.setdefault(job["metadata"]["labels"]["headwater.dev/node"], []).append(job)
+    return found
+
+
+def succeeded(cluster: Cluster, namespace: str) -> int:
+    nodes = run_status(cluster, namespace, "r").get("nodes", {})
+    return sum(1 for n in nodes.values() if n.get("phase") == "Succeeded")
+
+
+def test_operator_killed_mid_run(cluster: Cluster, namespace: str, operator: Operator) -> None:
+    cluster.apply(
+        [
+            hw_function("nap", NAP, ["x"], ["out"]),
+            hw_dataflow("chains", chain_nodes()),
+            hw_run("r", "chains", parameters={"x": {"value": 0}}, parallelism=3),
+        ],
+        namespace,
+    )
+    wait_for(lambda: succeeded(cluster, namespace) >= 4, 120, "a few nodes to succeed")
+    operator.kill()
+    before = {
+        node: (jobs[0]["metadata"]["uid"], jobs[0]["metadata"]["creationTimestamp"])
+        for node, jobs in jobs_by_node(cluster, namespace).items()
+    }
+    total = CHAINS * LENGTH
+    assert 0 < len(before) < total, "kill the operator while the run is under way"
+    # Let the Jobs it left running finish while nobody watches.
+    wait_for(
+        lambda: all(
+            j.get("status", {}).get("conditions")
+            for js in jobs_by_node(cluster, namespace).values()
+            for j in js
+        ),
+        60,
+        "the orphaned Jobs to finish",
+    )
+    operator.start()
+
+    status = wait_run(cluster, namespace, "r", "Succeeded", timeout=240)
+    assert status["progress"] == f"{total}/{total}"
+    jobs = jobs_by_node(cluster, namespace)
+    assert len(jobs) == total
+    assert all(len(js) == 1 for js in jobs.values()), {n: len(js) for n, js in jobs.items()}
+    for node, (uid, created) in before.items():
+        job = jobs[node][0]["metadata"]
+        assert (job["uid"], job["creationTimestamp"]) == (uid, created), node
+    # Each node ran once: one Pod each.
+    pods = items(cluster, namespace, "pods", "headwater.dev/run=r")
+    assert len(pods) == total
+    assert all(n.get("attempts", 1) == 1 for n in status["nodes"].values())
