@@ -324,6 +324,11 @@ def test_install_run_examples_upgrade_uninstall(
         )
         tutorial = cluster.json("run", "tutorial-example", "-n", examples)
         assert tutorial["status"]["progress"] == "1/1"
+        # Events are best effort in the operator (a 403 is swallowed): check they came.
+        events = cluster.json(
+            "events", "-n", examples, "--field-selector", "involvedObject.name=tutorial-example"
+        )
+        assert "RunSucceeded" in {e["reason"] for e in events["items"]}
 
         # GitOps: applying the same manifests again changes nothing, and a finished Run
         # is not rerun, even after the operator has looked at everything again.
