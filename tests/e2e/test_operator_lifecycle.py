@@ -24,11 +24,14 @@ def of_run(cluster: Cluster, namespace: str, kind: str, run: str) -> list[dict]:
     return items(cluster, namespace, kind, f"headwater.dev/run={run}")
 
 
-def sleeper(cluster: Cluster, namespace: str, **spec: object) -> None:
+def sleeper(cluster: Cluster, namespace: str, more: tuple[dict, ...] = (), **spec: object) -> None:
+    """Run r: node nap sleeps 300 s, then the `more` nodes."""
+    nap = {"name": "nap", "function": "sleeps", "inputs": ["x"], "outputs": ["napped"]}
     cluster.apply(
         [
             hw_function("sleeps", SLEEPS, ["x"], ["out"]),
-            hw_dataflow("slow", [{"name": "nap", "function": "sleeps", "inputs": ["x"]}]),
+            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
+            hw_dataflow("slow", [nap, *more]),
             hw_run("r", "slow", parameters={"x": {"value": 1}}, **spec),
         ],
         namespace,
@@ -41,17 +44,21 @@ def running_pod(cluster: Cluster, namespace: str) -> bool:
 
 
 def test_stop_cancels_a_running_node(cluster: Cluster, namespace: str, operator: Operator) -> None:
-    sleeper(cluster, namespace)
+    # A node after the sleeping one, which never starts.
+    after = {"name": "after", "function": "plus-one", "inputs": {"x": "napped"}}
+    sleeper(cluster, namespace, (after,))
     wait_for(lambda: running_pod(cluster, namespace), 60, "the node's pod to run")
     cluster.kubectl(
         "patch", "run", "r", "-n", namespace, "--type=merge", "-p", '{"spec":{"stop":true}}'
     )
     status = wait_run(cluster, namespace, "r", "Cancelled", timeout=60)
     assert status["nodes"]["nap"]["phase"] == "Cancelled"
+    assert status["nodes"]["after"]["phase"] == "Cancelled", status["nodes"]
     stopped = next(c for c in status["conditions"] if c["type"] == "Succeeded")
     assert stopped["status"] == "False" and stopped["reason"] == "Stopped", stopped
     wait_for(lambda: of_run(cluster, namespace, "jobs", "r") == [], 60, "the Job to go")
     wait_for(lambda: of_run(cluster, namespace, "pods", "r") == [], 60, "the pods to go")
+    assert of_run(cluster, namespace, "jobs", "r") == []
 
 
 def test_timeout_fails_the_run(cluster: Cluster, namespace: str, operator: Operator) -> None:
@@ -120,3 +127,60 @@ def test_ttl_deletes_the_finished_run(cluster: Cluster, namespace: str, operator
 
     wait_for(gone, 60, "the Run to be deleted after its TTL")
     wait_for(lambda: of_run(cluster, namespace, "jobs", "r") == [], 60, "its Jobs to go")
+
+
+def test_editing_a_function_does_not_change_a_run_in_flight(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    naps = "import time\n\ndef main(x):\n    time.sleep(4)\n    return x\n"
+    cluster.apply(
+        [
+            hw_function("naps", naps, ["x"], ["out"]),
+            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
+            hw_dataflow(
+                "flow",
+                [
+                    {"name": "a", "function": "naps", "inputs": ["x"], "outputs": ["ax"]},
+                    {"name": "b", "function": "plus-one", "inputs": {"x": "ax"}, "outputs": ["bx"]},
+                ],
+            ),
+            hw_run("r", "flow", parameters={"x": {"value": 1}}),
+        ],
+        namespace,
+    )
+    wait_for(lambda: running_pod(cluster, namespace), 60, "node a to run")
+    cluster.apply(hw_function("plus-one", TIMES_TEN, ["x"], ["out"]), namespace)
+    status = wait_run(cluster, namespace, "r", "Succeeded")
+    # b ran the code frozen when the Run started: 1 + 1, not 1 * 10.
+    assert read_artifact(claim_path(cluster, namespace, status["outputs"]["bx"])) == 2
+
+
+def test_a_run_deleted_and_applied_again_runs_afresh(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        [
+            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
+            hw_dataflow("flow", [{"name": "p", "function": "plus-one", "inputs": ["x"]}]),
+            hw_run("r", "flow", parameters={"x": {"value": 1}}),
+        ],
+        namespace,
+    )
+    first = wait_run(cluster, namespace, "r", "Succeeded")
+    old_uid = cluster.json("run", "r", "-n", namespace)["metadata"]["uid"]
+    cluster.kubectl("delete", "run", "r", "-n", namespace)
+    cluster.apply(hw_run("r", "flow", parameters={"x": {"value": 5}}), namespace)
+
+    def new_run_succeeded() -> dict | None:
+        body = cluster.json("run", "r", "-n", namespace)
+        status = body.get("status") or {}
+        fresh = body["metadata"]["uid"] != old_uid
+        return status if fresh and status.get("phase") == "Succeeded" else None
+
+    second = wait_for(new_run_succeeded, 120, "the new Run r to succeed")
+    assert first["outputs"] == second["outputs"]  # the same place in the store...
+    assert read_artifact(claim_path(cluster, namespace, second["outputs"]["out"])) == 6  # ...new
+    new_uid = cluster.json("run", "r", "-n", namespace)["metadata"]["uid"]
+    jobs = of_run(cluster, namespace, "jobs", "r")
+    assert len(jobs) == 1
+    assert jobs[0]["metadata"]["ownerReferences"][0]["uid"] == new_uid
