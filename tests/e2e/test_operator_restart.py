@@ -9,7 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import hw_dataflow, hw_function, hw_run, items, run_status, wait_for, wait_run
+from conftest import (
+    claim_path,
+    hw_dataflow,
+    hw_function,
+    hw_run,
+    items,
+    run_status,
+    wait_for,
+    wait_run,
+)
+
+from headwater.artifacts import read_artifact
 
 if TYPE_CHECKING:
     from conftest import Cluster, Operator
@@ -89,3 +100,36 @@ def test_operator_killed_mid_run(cluster: Cluster, namespace: str, operator: Ope
     pods = items(cluster, namespace, "pods", "headwater.dev/run=r")
     assert len(pods) == total
     assert all(n.get("attempts", 1) == 1 for n in status["nodes"].values())
+
+
+def test_operator_killed_again_and_again(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """Killed as soon as the first Job exists (its status maybe not yet written), then
+    again half-way: still one Job per node, and the run succeeds."""
+    cluster.apply(
+        [
+            hw_function("nap", NAP, ["x"], ["out"]),
+            hw_dataflow("chains", chain_nodes()),
+            hw_run("r", "chains", parameters={"x": {"value": 0}}, parallelism=3),
+        ],
+        namespace,
+    )
+    total = CHAINS * LENGTH
+    wait_for(lambda: jobs_by_node(cluster, namespace), 60, "the first Job")
+    operator.kill()
+    operator.start()
+    wait_for(lambda: succeeded(cluster, namespace) >= total // 2, 120, "half the nodes")
+    operator.kill()
+    operator.start()
+    status = wait_run(cluster, namespace, "r", "Succeeded", timeout=240)
+    jobs = jobs_by_node(cluster, namespace)
+    assert len(jobs) == total
+    assert all(len(js) == 1 for js in jobs.values())
+    assert len(items(cluster, namespace, "pods", "headwater.dev/run=r")) == total
+    assert all(n.get("attempts", 1) == 1 for n in status["nodes"].values())
+    # Each chain adds one LENGTH times to 0.
+    outputs = status["outputs"]
+    assert sorted(outputs) == [f"v{chain}-{LENGTH - 1}" for chain in range(CHAINS)]
+    for uri in outputs.values():
+        assert read_artifact(claim_path(cluster, namespace, uri)) == LENGTH
