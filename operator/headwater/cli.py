@@ -172,6 +172,13 @@ def crds(out: Path) -> None:
     help="Image for nodes whose Function and Dataflow name none.",
 )
 @click.option(
+    "--default-requests",
+    default="cpu=100m,memory=256Mi",
+    show_default=True,
+    envvar="HEADWATER_DEFAULT_REQUESTS",
+    help="Resource requests for nodes whose Function names none (name=quantity,…).",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=8080,
@@ -228,6 +235,7 @@ def operator(
     pvc_access_mode: str,
     pvc_storage_class: str | None,
     runner_image: str,
+    default_requests: str,
     metrics_port: int,
     health_port: int,
     listen_host: str,
@@ -250,6 +258,7 @@ def operator(
             pvc_storage_class=pvc_storage_class,
         ),
         runner_image=runner_image,
+        default_requests=_quantities(default_requests),
         metrics_port=metrics_port,
         metrics_host=listen_host,
         health_port=health_port,
@@ -258,3 +267,11 @@ def operator(
         resync_seconds=resync_seconds,
     )
     run_operator(settings, verbose=verbose)
+
+
+def _quantities(text: str) -> dict[str, str]:
+    """`cpu=100m,memory=256Mi` → {"cpu": "100m", "memory": "256Mi"}."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise click.BadParameter(f"expected name=quantity,…; got {text!r}")
+    return {name.strip(): value.strip() for name, value in pairs}

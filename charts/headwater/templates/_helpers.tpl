@@ -73,6 +73,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 - {{ printf "--runner-image=%v" (default (include "headwater.image" .) .Values.runner.image) | quote }}
+{{- with .Values.runner.defaultRequests }}
+- {{ printf "--default-requests=%s" (include "headwater.quantities" .) | quote }}
+{{- end }}
 {{- with .Values.operator }}
 - {{ printf "--metrics-port=%v" .metricsPort | quote }}
 - {{ printf "--health-port=%v" .healthPort | quote }}
@@ -133,3 +136,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* A map of resource quantities as name=quantity,… in a stable order. */}}
+{{- define "headwater.quantities" -}}
+{{- $pairs := list -}}
+{{- range $name, $quantity := . -}}
+{{- $pairs = append $pairs (printf "%s=%v" $name $quantity) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
