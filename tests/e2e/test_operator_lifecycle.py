@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import claim_path, hw_dataflow, hw_function, hw_run, items, wait_for, wait_run
+from conftest import (
+    claim_path,
+    hw_dataflow,
+    hw_function,
+    hw_run,
+    items,
+    run_status,
+    wait_for,
+    wait_run,
+)
 
 from headwater.artifacts import read_artifact
 
@@ -184,3 +193,43 @@ def test_a_run_deleted_and_applied_again_runs_afresh(
     jobs = of_run(cluster, namespace, "jobs", "r")
     assert len(jobs) == 1
     assert jobs[0]["metadata"]["ownerReferences"][0]["uid"] == new_uid
+
+
+def test_a_run_stopped_from_the_start_creates_nothing(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    sleeper(cluster, namespace, stop=True)
+    status = wait_run(cluster, namespace, "r", "Cancelled")
+    assert status["nodes"]["nap"]["phase"] == "Cancelled", status
+    assert of_run(cluster, namespace, "jobs", "r") == []
+
+
+def test_parallelism_bounds_unfinished_jobs(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    naps = "import time\n\ndef main(x):\n    time.sleep(1)\n    return x\n"
+    fan = [
+        {"name": f"n{i}", "function": "naps", "inputs": ["x"], "outputs": [f"o{i}"]}
+        for i in range(8)
+    ]
+    cluster.apply(
+        [
+            hw_function("naps", naps, ["x"], ["out"]),
+            hw_dataflow("fan", fan),
+            hw_run("r", "fan", parameters={"x": {"value": 1}}, parallelism=2),
+        ],
+        namespace,
+    )
+    most = 0
+
+    def finished() -> bool:
+        nonlocal most
+        jobs = of_run(cluster, namespace, "jobs", "r")
+        unfinished = [j for j in jobs if not (j.get("status") or {}).get("conditions")]
+        most = max(most, len(unfinished))
+        return run_status(cluster, namespace, "r").get("phase") == "Succeeded"
+
+    wait_for(finished, 120, "the run to succeed")
+    assert most <= 2, f"{most} Jobs ran at once with parallelism 2"
+    assert most == 2
+    assert len(of_run(cluster, namespace, "jobs", "r")) == 8
