@@ -8,6 +8,7 @@ from typing import Any
 from headwater.api import EnvVar, FunctionSpec, NodePhase, Run
 from headwater.controller.naming import (
     TASK_ANNOTATION,
+    bounded,
     job_name,
     labels,
     owner_reference,
@@ -29,9 +30,17 @@ NON_ROOT_USER = 65532
 Manifest = dict[str, Any]
 
 
+MAX_KEY = 253
+"""The longest ConfigMap key."""
+
+
 def code_key(function: str) -> str:
-    """The key of a Function's source in the Run's snapshot ConfigMap."""
-    return f"code.{function}.py"
+    """The key of a Function's source in the Run's snapshot ConfigMap (a Function's name
+    may itself be 253 characters long)."""
+    key = f"code.{function}.py"
+    if len(key) <= MAX_KEY:
+        return key
+    return f"code.{bounded(function, limit=MAX_KEY - len('code..py'))}.py"
 
 
 def dataset_mount(dataset: str, key: str) -> str:

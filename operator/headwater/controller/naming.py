@@ -21,6 +21,12 @@ def bounded(*parts: str, limit: int = MAX_NAME) -> str:
     return f"{head}-{digest}"
 
 
+def label_value(name: str) -> str:
+    """A name as a label value, which is at most 63 characters: a Dataflow's name may
+    have up to 253."""
+    return name if len(name) <= MAX_NAME else bounded(name)
+
+
 def job_name(run: str, node: str) -> str:
     """The one Job of a node of a run: created again after a crash, it collides instead of
     doubling."""
@@ -38,7 +44,7 @@ def labels(run: Run, node: str | None = None, component: str = "node") -> dict[s
         "app.kubernetes.io/part-of": "headwater",
         "app.kubernetes.io/managed-by": MANAGER,
         RUN_LABEL: run.metadata.name,
-        DATAFLOW_LABEL: run.spec.dataflow,
+        DATAFLOW_LABEL: label_value(run.spec.dataflow),
     }
     if node is not None:
         found[NODE_LABEL] = node
