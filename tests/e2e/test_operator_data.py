@@ -178,3 +178,24 @@ def test_node_pods_are_restricted(cluster: Cluster, namespace: str, operator: Op
     assert security["allowPrivilegeEscalation"] is False
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"]["drop"] == ["ALL"]
+
+
+def test_longest_names(cluster: Cluster, namespace: str, operator: Operator) -> None:
+    """Names at Kubernetes' limits: a 63-character Run and node, a Dataflow and a
+    Function with long (253-character) names."""
+    run = "r" * 63
+    node = "n" * 63
+    flow = "d" * 253
+    function = "f" * 253
+    cluster.apply(
+        [
+            hw_function(function, "def main(x):\n    return x * 2\n", ["x"], ["out"]),
+            hw_dataflow(flow, [{"name": node, "function": function, "inputs": ["x"]}]),
+            hw_run(run, flow, parameters={"x": {"value": 21}}),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, run, "Succeeded")
+    assert output(cluster, namespace, status, "out") == 42
+    (job,) = items(cluster, namespace, "jobs", f"headwater.dev/run={run}")
+    assert len(job["metadata"]["name"]) <= 63
