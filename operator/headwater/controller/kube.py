@@ -2,6 +2,7 @@
 Events, all through one client and one rate limiter."""
 
 import base64
+import json
 import logging
 import threading
 import time
@@ -196,9 +197,26 @@ class Kube:
         found = self.core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={run}")
         return [self._plain(p) for p in found.items]
 
-    def create_jobs(self, manifests: list[Manifest]) -> int:
-        """Create Jobs side by side (a fan-out makes many at once); how many were new."""
-        return sum(self.workers.map(self.create_job, manifests))
+    def create_jobs(self, manifests: list[Manifest]) -> tuple[int, dict[str, str]]:
+        """Create Jobs side by side (a fan-out makes many at once): how many were new,
+        and the Jobs the API server rejected as invalid, name → its message."""
+        created, rejected = 0, {}
+        for manifest, outcome in zip(
+            manifests, self.workers.map(self._create_or_rejection, manifests), strict=True
+        ):
+            if isinstance(outcome, str):
+                rejected[manifest["metadata"]["name"]] = outcome
+            else:
+                created += outcome
+        return created, rejected
+
+    def _create_or_rejection(self, manifest: Manifest) -> bool | str:
+        try:
+            return self.create_job(manifest)
+        except ApiException as error:
+            if error.status not in (400, 422):
+                raise
+            return _api_message(error)
 
     def create_job(self, manifest: Manifest) -> bool:
         """True when this call made it; False when it existed (a retried reconcile)."""
@@ -255,3 +273,11 @@ class Kube:
             self.core.create_namespaced_event(metadata["namespace"], body)
         except Exception:  # events are best effort: say so and go on
             log.warning("could not post event %s on %s", reason, metadata["name"], exc_info=True)
+
+
+def _api_message(error: ApiException) -> str:
+    """What the API server said, from its Status body."""
+    try:
+        return str(json.loads(error.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return str(error.reason or error.status)

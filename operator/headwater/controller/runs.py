@@ -23,8 +23,8 @@ from headwater.controller.kube import Kube, Manifest
 from headwater.controller.naming import NODE_LABEL, job_name
 from headwater.controller.settings import OperatorSettings
 from headwater.controller.snapshots import Invalid, NotReady, load_or_freeze
-from headwater.engine import TERMINAL_PHASES, ObservedNode, step
-from headwater.graph import build_graph
+from headwater.engine import TERMINAL_PHASES, Decision, ObservedNode, step
+from headwater.graph import Graph, build_graph
 from headwater.planning import build_task
 from headwater.snapshot import Snapshot
 
@@ -89,11 +89,46 @@ class RunReconciler:
         previous = self._previous(run)
         store_root = self.settings.store.root(namespace)
         moment = now()
-        decision = step(
-            run, snapshot, observed, moment, previous, store_root=store_root, graph=graph
-        )
-        for node in decision.stop:
-            self.kube.delete_job(namespace, job_name(name, node))
+        rejected: dict[str, ObservedNode] = {}
+        while True:
+            decision = step(
+                run,
+                snapshot,
+                {**observed, **rejected},
+                moment,
+                previous,
+                store_root=store_root,
+                graph=graph,
+            )
+            for node in decision.stop:
+                self.kube.delete_job(namespace, job_name(name, node))
+            refused = self._create_jobs(run, snapshot, graph, decision, store_root, moment)
+            if not refused:
+                break
+            # A Job the API server refuses as invalid (say, bad resources in a Function)
+            # fails its node at once, where the user looks; step again so that its
+            # descendants are skipped and the run ends, rather than retrying for ever.
+            # Each pass fails more nodes, which never start again, so this ends.
+            rejected.update(refused)
+        self._write(body, run.status, decision.status)
+        self._events(body, run.status or RunStatus(), decision.status)
+        if decision.wake_at is not None:
+            self._wake_at(namespace, name, decision.wake_at)
+        if decision.status.phase in TERMINAL_PHASES:
+            self._expire(run.model_copy(update={"status": decision.status}))
+
+    def _create_jobs(
+        self,
+        run: Run,
+        snapshot: Snapshot,
+        graph: Graph,
+        decision: Decision,
+        store_root: str,
+        moment: datetime,
+    ) -> dict[str, ObservedNode]:
+        """Create the Jobs of the nodes to start; the nodes whose Job the API server
+        rejected, as failed."""
+        name = run.metadata.name
         deadline = _seconds_left(run, decision.status, moment)
         manifests = []
         for node in decision.start:
@@ -104,13 +139,18 @@ class RunReconciler:
             manifests.append(
                 job_manifest(run, node, function, task, snapshot, self.settings, deadline)
             )
-        metrics.JOBS_CREATED.inc(self.kube.create_jobs(manifests))
-        self._write(body, run.status, decision.status)
-        self._events(body, run.status or RunStatus(), decision.status)
-        if decision.wake_at is not None:
-            self._wake_at(namespace, name, decision.wake_at)
-        if decision.status.phase in TERMINAL_PHASES:
-            self._expire(run.model_copy(update={"status": decision.status}))
+        created, refused = self.kube.create_jobs(manifests)
+        metrics.JOBS_CREATED.inc(created)
+        return {
+            node: ObservedNode(
+                NodePhase.FAILED,
+                message=f"the API server rejected the node's Job: {refused[job]}",
+                started_at=moment,
+                finished_at=moment,
+            )
+            for node in decision.start
+            if (job := job_name(name, node)) in refused
+        }
 
     def _observe(self, run: Run) -> dict[str, ObservedNode]:
         """Each node's state from the Jobs and Pods labelled with this run."""
