@@ -84,3 +84,25 @@ def test_bad_input_is_not_retried(cluster: Cluster, namespace: str, operator: Op
     assert status["nodes"]["c"]["phase"] == "Succeeded"
     # podFailurePolicy: exit code 2 fails the Job at once despite retries: 2.
     assert len(pods_of_node(cluster, namespace, "r", "a")) == 1
+
+
+def test_a_job_the_api_server_rejects_fails_its_node(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    greedy = hw_function("greedy", PLUS_ONE, ["x"], ["m"])
+    greedy["spec"]["resources"] = {"requests": {"cpu": "lots"}}
+    cluster.apply(
+        [
+            greedy,
+            hw_function("plus-one", PLUS_ONE, ["x"], ["m"]),
+            hw_dataflow("flow", branches("greedy")),
+            hw_run("r", "flow", parameters={"x": {"value": 1}}),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "r", "Failed")
+    a = status["nodes"]["a"]
+    assert a["phase"] == "Failed"
+    assert "rejected" in a["message"] and "quantities" in a["message"], a
+    assert status["nodes"]["b"]["phase"] == "Skipped"
+    assert status["nodes"]["c"]["phase"] == "Succeeded"
