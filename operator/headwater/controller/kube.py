@@ -216,7 +216,7 @@ class Kube:
         except ApiException as error:
             if error.status not in (400, 422):
                 raise
-            return _api_message(error)
+            return api_message(error)
 
     def create_job(self, manifest: Manifest) -> bool:
         """True when this call made it; False when it existed (a retried reconcile)."""
@@ -275,7 +275,7 @@ class Kube:
             log.warning("could not post event %s on %s", reason, metadata["name"], exc_info=True)
 
 
-def _api_message(error: ApiException) -> str:
+def api_message(error: ApiException) -> str:
     """What the API server said, from its Status body."""
     try:
         return str(json.loads(error.body)["message"])

@@ -6,12 +6,13 @@ import json
 import posixpath
 
 from fsspec.core import split_protocol
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from headwater.api import Dataflow, Dataset, Function, FunctionCode, FunctionSpec, Run
 from headwater.artifacts import infer_format
 from headwater.controller.jobs import code_key, dataset_mount
-from headwater.controller.kube import Kube, Manifest
+from headwater.controller.kube import Kube, Manifest, api_message
 from headwater.controller.naming import labels, owner_reference, snapshot_name
 from headwater.controller.settings import OperatorSettings
 from headwater.snapshot import ResolvedDataset, Snapshot
@@ -51,7 +52,17 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
             "SnapshotPending", [f"the previous Run {run.metadata.name}'s snapshot to go"]
         )
     snapshot = freeze(run, kube, settings)
-    kube.create_config_map(snapshot_config_map(run, snapshot))
+    try:
+        kube.create_config_map(snapshot_config_map(run, snapshot))
+    except ApiException as error:
+        if error.status not in (400, 422):
+            raise
+        # Too big for a ConfigMap (1 MiB), say: storing it again cannot help.
+        raise Invalid(
+            "SnapshotRejected",
+            "the Run's snapshot (its Dataflow, Functions' code and Datasets) cannot be"
+            f" stored: {api_message(error)}",
+        ) from None
     return snapshot
 
 
