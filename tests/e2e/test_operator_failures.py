@@ -106,3 +106,29 @@ def test_a_job_the_api_server_rejects_fails_its_node(
     assert "rejected" in a["message"] and "quantities" in a["message"], a
     assert status["nodes"]["b"]["phase"] == "Skipped"
     assert status["nodes"]["c"]["phase"] == "Succeeded"
+
+
+def test_a_snapshot_too_big_for_a_config_map_fails_the_run(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """Three Functions of 400 kB each fit etcd one by one, but the Run's snapshot of
+    their code does not fit a ConfigMap (1 MiB)."""
+    import yaml
+
+    padding = "# " + "x" * 400_000 + "\n"
+    functions = [hw_function(f"big-{i}", PLUS_ONE + padding, ["x"], ["m"]) for i in range(3)]
+    nodes = [
+        {"name": f"n{i}", "function": f"big-{i}", "inputs": {"x": "x"}, "outputs": [f"o{i}"]}
+        for i in range(3)
+    ]
+    # kubectl create: apply would store a copy of each in an annotation (256 kB at most).
+    cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(functions))
+    cluster.apply(
+        [hw_dataflow("flow", nodes), hw_run("r", "flow", parameters={"x": {"value": 1}})],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "r", "Failed")
+    failed = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert failed["reason"] == "SnapshotRejected", failed
+    assert "1048576 bytes" in failed["message"], failed
+    assert items(cluster, namespace, "jobs", "headwater.dev/run=r") == []
