@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import hw_dataflow, hw_function, hw_run, items, wait_run
+from conftest import hw_dataflow, hw_function, hw_run, items, wait_for, wait_run
 
 if TYPE_CHECKING:
     from conftest import Cluster, Operator
@@ -43,7 +43,12 @@ def test_failing_function_retried_then_run_failed(
         ],
         namespace,
     )
-    status = wait_run(cluster, namespace, "r", "Failed", timeout=180)
+    # The condition is the contract: kubectl wait can tell a failure.
+    cluster.kubectl(
+        "wait", "-n", namespace, "--for=condition=Succeeded=False", "--timeout=180s", "run/r",
+        timeout=200,
+    )  # fmt: skip
+    status = wait_run(cluster, namespace, "r", "Failed")
     nodes = status["nodes"]
     assert nodes["a"]["phase"] == "Failed"
     assert "kaboom: x was 7" in nodes["a"]["message"]
@@ -58,6 +63,13 @@ def test_failing_function_retried_then_run_failed(
     assert len(pods_of_node(cluster, namespace, "r", "a")) == 3
     assert pods_of_node(cluster, namespace, "r", "b") == []
     assert items(cluster, namespace, "jobs", "headwater.dev/run=r,headwater.dev/node=b") == []
+
+    def warnings() -> set[str] | None:
+        events = cluster.json("events", "-n", namespace, "--field-selector=type=Warning")
+        found = {e["reason"] for e in events["items"] if e["involvedObject"]["name"] == "r"}
+        return found if {"NodeFailed", "RunFailed"} <= found else None
+
+    wait_for(warnings, 30, "NodeFailed and RunFailed warnings")
 
 
 def test_bad_input_is_not_retried(cluster: Cluster, namespace: str, operator: Operator) -> None:
