@@ -30,6 +30,12 @@ def log_tail(path: Path, lines: int = FALLBACK_LINES, limit: int = FALLBACK_BYTE
     return tail.decode(errors="replace")
 
 
+# What stands in for the image: this interpreter's environment and the project's
+# source tree. A volume mounted over a folder holding them (an emptyDir at /tmp when the
+# checkout is under /tmp) must not hide them, so the sandbox binds them back.
+HOST_PATHS = sorted({sys.prefix, str(Path(__file__).resolve().parents[3])})
+
+
 class ContainerProcess:
     """A container's process tree; a new instance per (re)start."""
 
@@ -53,7 +59,13 @@ class ContainerProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.message_path.write_bytes(b"")
         mounts = [*mounts, {"source": str(self.message_path), "target": message_target}]
-        spec = {"mounts": mounts, "workingDir": working_dir, "argv": argv, "env": env}
+        spec = {
+            "mounts": mounts,
+            "keep": HOST_PATHS,
+            "workingDir": working_dir,
+            "argv": argv,
+            "env": env,
+        }
         self.spec_path.write_text(json.dumps(spec))
         unshare = ["unshare", "--mount", "--propagation", "private"]
         if os.geteuid() != 0:

@@ -43,6 +43,10 @@ def bind(source: int, is_dir: bool, target: str, read_only: bool) -> None:
         _mount(None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
+def _under(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder.rstrip("/") or folder == "/"
+
+
 def main() -> None:
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
@@ -50,10 +54,17 @@ def main() -> None:
         mounts = sorted(spec["mounts"], key=lambda m: m["target"].rstrip("/").count("/"))
         # Open every source first: a mount over /tmp would hide sources kept under /tmp.
         sources = [os.open(m["source"], os.O_PATH) for m in mounts]
+        hidden = [
+            (path, os.open(path, os.O_PATH))
+            for path in spec.get("keep", [])
+            if any(_under(path, m["target"]) for m in mounts)
+        ]
         for mount, source in zip(mounts, sources, strict=True):
             is_dir = os.path.isdir(f"/proc/self/fd/{source}")
             bind(source, is_dir, mount["target"], mount.get("readOnly", False))
-        for source in sources:
+        for path, source in hidden:
+            bind(source, True, path, True)
+        for source in sources + [fd for _, fd in hidden]:
             os.close(source)
         if spec.get("workingDir"):
             os.makedirs(spec["workingDir"], exist_ok=True)
