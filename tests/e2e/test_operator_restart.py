@@ -6,6 +6,7 @@ rather than starting a second one, which would race with it."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -45,6 +46,11 @@ def chain_nodes() -> list[dict]:
                 }
             )
     return nodes
+
+
+def metric(text: str, name: str) -> float | None:
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
 
 
 def jobs_by_node(cluster: Cluster, namespace: str) -> dict[str, list[dict]]:
@@ -133,3 +139,42 @@ def test_operator_killed_again_and_again(
     assert sorted(outputs) == [f"v{chain}-{LENGTH - 1}" for chain in range(CHAINS)]
     for uri in outputs.values():
         assert read_artifact(claim_path(cluster, namespace, uri)) == LENGTH
+
+
+def test_an_operator_restricted_to_a_namespace(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """`--namespace NS` serves NS and leaves the others alone. The shared operator is
+    stopped meanwhile (and started again by the next test's fixture), so that only the
+    restricted one is at work."""
+    from conftest import Operator as OperatorProcess
+
+    other = f"{namespace[:50]}-other"
+    cluster.kubectl("create", "namespace", other)
+    objects = [
+        hw_function("nap", NAP, ["x"], ["out"]),
+        hw_dataflow("one", [{"name": "only", "function": "nap", "inputs": ["x"]}]),
+        hw_run("r", "one", parameters={"x": {"value": 1}}),
+    ]
+    restricted = OperatorProcess(cluster, operator.log_path, "--namespace", namespace)
+    operator.stop()
+    try:
+        restricted.start()
+        cluster.apply(objects, other)
+        cluster.apply(objects, namespace)
+        wait_run(cluster, namespace, "r", "Succeeded")
+
+        def reconciles() -> float:
+            count = metric(restricted.metrics(), "headwater_reconcile_duration_seconds_count")
+            return count or 0.0
+
+        # Nothing happens in its namespace any more, so the next reconcile is a resync
+        # (every 5 s), which looks at everything the operator serves.
+        seen = reconciles()
+        wait_for(lambda: reconciles() > seen, 30, "a resync")
+        assert metric(restricted.metrics(), "headwater_jobs_created_total") == 1
+        assert run_status(cluster, other, "r") == {}
+        assert items(cluster, other, "jobs", "headwater.dev/run=r") == []
+    finally:
+        restricted.stop()
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
