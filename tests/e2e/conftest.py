@@ -10,6 +10,8 @@ Fixtures:
   kubectl    cluster.kubectl: run the real kubectl with the cluster's kubeconfig.
   apply      cluster.apply: `kubectl apply` a path, YAML text, or dict(s).
   wait_for   poll a predicate with a deadline.
+  operator   the session's `headwater operator` process (CRDs applied), running;
+             kill()/stop()/start()/restart(), metrics_url, log tail on failure.
 """
 
 from __future__ import annotations
