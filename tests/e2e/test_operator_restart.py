@@ -178,3 +178,31 @@ def test_an_operator_restricted_to_a_namespace(
     finally:
         restricted.stop()
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_stop_while_the_operator_is_down(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    sleeps = "import time\n\ndef main(x):\n    time.sleep(300)\n    return x\n"
+    cluster.apply(
+        [
+            hw_function("sleeps", sleeps, ["x"], ["out"]),
+            hw_dataflow("slow", [{"name": "nap", "function": "sleeps", "inputs": ["x"]}]),
+            hw_run("r", "slow", parameters={"x": {"value": 1}}),
+        ],
+        namespace,
+    )
+
+    def running() -> bool:
+        pods = items(cluster, namespace, "pods", "headwater.dev/run=r")
+        return any(p.get("status", {}).get("phase") == "Running" for p in pods)
+
+    wait_for(running, 60, "the node's pod to run")
+    operator.kill()
+    cluster.kubectl(
+        "patch", "run", "r", "-n", namespace, "--type=merge", "-p", '{"spec":{"stop":true}}'
+    )
+    operator.start()
+    status = wait_run(cluster, namespace, "r", "Cancelled", timeout=60)
+    assert status["nodes"]["nap"]["phase"] == "Cancelled"
+    wait_for(lambda: not items(cluster, namespace, "pods", "headwater.dev/run=r"), 60, "pods gone")
