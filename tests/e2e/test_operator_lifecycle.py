@@ -233,3 +233,31 @@ def test_parallelism_bounds_unfinished_jobs(
     assert most <= 2, f"{most} Jobs ran at once with parallelism 2"
     assert most == 2
     assert len(of_run(cluster, namespace, "jobs", "r")) == 8
+
+
+def test_raising_parallelism_mid_run(cluster: Cluster, namespace: str, operator: Operator) -> None:
+    naps = "import time\n\ndef main(x):\n    time.sleep(3)\n    return x\n"
+    fan = [
+        {"name": f"n{i}", "function": "naps", "inputs": ["x"], "outputs": [f"o{i}"]}
+        for i in range(4)
+    ]
+    cluster.apply(
+        [
+            hw_function("naps", naps, ["x"], ["out"]),
+            hw_dataflow("fan", fan),
+            hw_run("r", "fan", parameters={"x": {"value": 1}}, parallelism=1),
+        ],
+        namespace,
+    )
+    wait_for(lambda: of_run(cluster, namespace, "jobs", "r"), 60, "the first Job")
+    cluster.kubectl(
+        "patch", "run", "r", "-n", namespace, "--type=merge", "-p", '{"spec":{"parallelism":4}}'
+    )
+
+    def unfinished() -> int:
+        jobs = of_run(cluster, namespace, "jobs", "r")
+        return sum(1 for j in jobs if not (j.get("status") or {}).get("conditions"))
+
+    wait_for(lambda: unfinished() >= 3, 30, "more Jobs at once after the patch")
+    status = wait_run(cluster, namespace, "r", "Succeeded")
+    assert status["observedGeneration"] == 2, status
