@@ -139,3 +139,24 @@ def test_invalid_objects_get_false_conditions(
     assert "cycle" in failed["message"].lower(), failed
 
     good_run(cluster, namespace)
+
+
+def test_runs_with_bad_bindings_fail_with_the_reason(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    flow = hw_dataflow("good", [{"name": "p", "function": "plus-one", "inputs": ["x"]}])
+    cluster.apply(
+        [
+            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
+            flow,
+            hw_run("unknown", "good", parameters={"x": {"value": 1}, "zzz": {"value": 2}}),
+            hw_run("unbound", "good"),
+        ],
+        namespace,
+    )
+    for run, named in (("unknown", "zzz"), ("unbound", "x")):
+        status = wait_run(cluster, namespace, run, "Failed")
+        failed = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+        assert failed["reason"] == "InvalidDataflow", failed
+        assert f"'{named}'" in failed["message"] or f" {named} " in failed["message"], failed
+    good_run(cluster, namespace)
