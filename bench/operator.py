@@ -319,10 +319,12 @@ def fan_out_figures(
     print_cpu(cpu, reconciles)
 
 
-def status_size(nodes: int) -> None:
+def status_size(nodes: int, shape: str) -> None:
     """The status the operator would write for a finished Run of `nodes` nodes: the same
-    engine call, with realistic times, outputs at their conventional place."""
-    flow = DataflowSpec(nodes=[DataflowNode(**n) for n in fan_out_nodes(nodes - 1)])
+    engine call, with realistic times, outputs at their conventional place. A fan-out is
+    the worst case: every node's output is a final output of the run."""
+    wiring = fan_out_nodes(nodes - 1) if shape == "fan-out" else chain_nodes(nodes)
+    flow = DataflowSpec(nodes=[DataflowNode(**n) for n in wiring])
     specs = {
         "source": FunctionSpec(handler="source", code=FunctionCode(inline=SOURCE), outputs=["out"]),
         "noop": FunctionSpec(
@@ -360,7 +362,8 @@ def status_size(nodes: int) -> None:
     )
     size = len(json.dumps(decision.status.to_wire()))
     share = 100 * size / (1.5 * 1024 * 1024)
-    print(f"status of a finished {nodes}-node Run: {size / 1024:.0f} KiB ({share:.0f}% of 1.5 MiB)")
+    kib = size / 1024
+    print(f"status of a finished {nodes}-node {shape} Run: {kib:.0f} KiB ({share:.0f}% of 1.5 MiB)")
 
 
 def main() -> None:
@@ -374,7 +377,8 @@ def main() -> None:
     parser.add_argument("--status-nodes", type=int, default=5000)
     parser.add_argument("--metrics-port", type=int, default=19090)
     args = parser.parse_args()
-    status_size(args.status_nodes)
+    status_size(args.status_nodes, "chain")
+    status_size(args.status_nodes, "fan-out")
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as scratch:
         cluster = Cluster(Path(scratch) / "cluster")
         try:
