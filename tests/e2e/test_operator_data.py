@@ -199,3 +199,20 @@ def test_longest_names(cluster: Cluster, namespace: str, operator: Operator) -> 
     assert output(cluster, namespace, status, "out") == 42
     (job,) = items(cluster, namespace, "jobs", f"headwater.dev/run={run}")
     assert len(job["metadata"]["name"]) <= 63
+
+
+def test_function_from_an_importable_module(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    mean = hw_function("mean", "", ["data"], ["average"], handler="mean")
+    mean["spec"]["code"] = {"module": "statistics"}
+    cluster.apply(
+        [
+            mean,
+            hw_dataflow("flow", [{"name": "avg", "function": "mean", "inputs": ["data"]}]),
+            hw_run("r", "flow", parameters={"data": {"value": [1, 2, 3, 6]}}),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "r", "Succeeded")
+    assert output(cluster, namespace, status, "average") == 3
