@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
 CLUSTER_DIR = Path(__file__).resolve().parent.parent / "cluster"
 POLL = 0.2
@@ -111,10 +110,11 @@ class Cluster:
             isinstance(manifest, str) and "\n" not in manifest and Path(manifest).exists()
         ):
             return self.kubectl("apply", *ns, *extra, "-f", str(manifest))
-        if isinstance(manifest, dict):
-            text = yaml.safe_dump(manifest)
-        elif isinstance(manifest, list):
-            text = yaml.safe_dump_all(manifest)
+        if isinstance(manifest, dict | list):
+            # JSON documents: YAML would leave names like `y` or `n` bare, and kubectl
+            # reads those as booleans.
+            documents = manifest if isinstance(manifest, list) else [manifest]
+            text = "\n---\n".join(json.dumps(d) for d in documents)
         else:
             text = manifest
         return self.kubectl("apply", *ns, *extra, "-f", "-", input=text)

@@ -65,6 +65,19 @@ def test_server_version(cluster: Cluster) -> None:
     assert json.loads(out)["serverVersion"]["gitVersion"].startswith("v1.33.")
 
 
+def test_apply_keeps_strings_that_yaml_would_read_as_booleans(
+    cluster: Cluster, namespace: str
+) -> None:
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "answers", "namespace": namespace},
+        "data": {"n": "y"},
+    }
+    cluster.apply(config_map)
+    assert cluster.json("configmap", "answers", "-n", namespace)["data"] == {"n": "y"}
+
+
 def test_job_completes_and_logs(cluster: Cluster, namespace: str, wait_for: WaitFor) -> None:
     cluster.apply(job("hello", "echo hello; exit 0"), namespace)
     condition = wait_for(lambda: job_condition(cluster, namespace, "hello"), 60, "job hello")
