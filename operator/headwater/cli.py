@@ -102,8 +102,8 @@ def run(
     """Execute a Run from manifests on this machine, nodes as local processes."""
     console = Console(stderr=True)
     workspace = Workspace(workdir)
-    scratch = workspace.run_dir("_datasets")
-    manifests = _load_and_check(paths, console, scratch)
+    with tempfile.TemporaryDirectory() as scratch:
+        manifests = _load_and_check(paths, console, Path(scratch))
     chosen = _choose_run(manifests, run_name)
     if parallel is not None:
         limit = min(parallel, chosen.spec.parallelism or parallel)

@@ -147,7 +147,9 @@ def test_an_operator_restricted_to_a_namespace(
     """`--namespace NS` serves NS and leaves the others alone. The shared operator is
     stopped meanwhile (and started again by the next test's fixture), so that only the
     restricted one is at work."""
-    from conftest import Operator as OperatorProcess
+    # The class of the shared one, not `from conftest import`: at run time that name may
+    # be another folder's conftest.
+    OperatorProcess = type(operator)
 
     other = f"{namespace[:50]}-other"
     cluster.kubectl("create", "namespace", other)

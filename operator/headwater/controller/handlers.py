@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from headwater.api import GROUP, VERSION, RunPhase
+from headwater.api import GROUP, VERSION, RunPhase, RunStatus
 from headwater.controller import catalog
 from headwater.controller.kube import Kube, Manifest
 from headwater.controller.naming import RUN_LABEL
@@ -55,11 +55,10 @@ class Services:
         may unblock Runs waiting for it."""
         if plural == "functions":
             for dataflow in self.kube.list_objects("dataflows", namespace):
-                self.check("dataflows", namespace, dataflow["metadata"]["name"])
+                _guarded(self.check, "dataflows", namespace, dataflow["metadata"]["name"])
         for run in self.kube.list_objects("runs", namespace):
-            phase = (run.get("status") or {}).get("phase", RunPhase.PENDING.value)
-            if phase == RunPhase.PENDING.value:
-                self.runs.reconcile(namespace, run["metadata"]["name"])
+            if _pending(run):
+                _guarded(self.runs.reconcile, namespace, run["metadata"]["name"])
 
     def resync(self) -> None:
         """Look at everything again: the safety net under missed events."""
@@ -72,6 +71,20 @@ class Services:
                     )
             for run in self.kube.list_objects("runs", namespace):
                 _guarded(self.runs.reconcile, run["metadata"]["namespace"], run["metadata"]["name"])
+
+
+def _observed_generation(body: Manifest) -> int | None:
+    status = body.get("status")
+    return status.get("observedGeneration") if isinstance(status, dict) else None
+
+
+def _pending(run: Manifest) -> bool:
+    """A Run not started yet, perhaps waiting for what just changed."""
+    try:
+        status = RunStatus.model_validate(run.get("status") or {})
+    except ValidationError:
+        return False
+    return status.phase == RunPhase.PENDING
 
 
 def _comparable(status: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +138,9 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> None:
 
 def _register_catalog(registry: kopf.OperatorRegistry, services: Services, plural: str) -> None:
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-changed")
-    def changed(type: str | None, namespace: str, name: str, **_: Any) -> None:
+    def changed(type: str | None, body: Manifest, namespace: str, name: str, **_: Any) -> None:
         if type != "DELETED":
+            if _observed_generation(body) == body["metadata"].get("generation"):
+                return  # our own status write, or nothing new; the resync re-checks
             services.check(plural, namespace, name)
         services.dependents_changed(plural, namespace)

@@ -16,11 +16,12 @@ from headwater.controller.naming import (
 )
 from headwater.controller.settings import STORE_MOUNT_PATH, OperatorSettings
 from headwater.engine import ObservedNode
+from headwater.runner.errors import EXIT_BAD_INPUT
+from headwater.runner.result import RunnerResult, parse_result
 from headwater.snapshot import Snapshot
 from headwater.task import Task
 
 CONTAINER = "node"
-BAD_INPUT_EXIT_CODE = 2
 TASK_DIR = "/etc/headwater/task"
 CODE_DIR = "/etc/headwater/code"
 DATASETS_DIR = "/var/run/headwater/datasets"
@@ -95,7 +96,7 @@ def job_manifest(
                     "onExitCodes": {
                         "containerName": CONTAINER,
                         "operator": "In",
-                        "values": [BAD_INPUT_EXIT_CODE],
+                        "values": [EXIT_BAD_INPUT],
                     },
                 },
                 {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
@@ -228,16 +229,16 @@ def observe_job(job: Manifest, pods: list[Manifest]) -> ObservedNode:
             NodePhase.SUCCEEDED,
             attempts=max(attempts, 1),
             exit_code=terminated.get("exitCode", 0),
-            message=result.get("message"),
+            message=result.message or None,
             started_at=started,
             finished_at=_time(status.get("completionTime"))
             or _time(conditions["Complete"].get("lastTransitionTime")),
-            outputs=result.get("outputs"),
+            outputs=result.outputs or None,
             job=name,
         )
     if "Failed" in conditions:
         failed = conditions["Failed"]
-        message = result.get("message") or _job_failure(failed, terminated)
+        message = result.message or _job_failure(failed, terminated)
         return ObservedNode(
             NodePhase.FAILED,
             attempts=max(attempts, 1),
@@ -261,16 +262,14 @@ def _terminated(pod: Manifest) -> Manifest:
     return {}
 
 
-def _result(message: str | None) -> Manifest:
-    """The runner's JSON result, from the termination message; plain text (a log tail
-    when the runner died before writing it) becomes the message."""
-    if not message:
-        return {}
-    try:
-        parsed = json.loads(message)
-    except ValueError:
-        return {"message": message.strip().splitlines()[-1] if message.strip() else None}
-    return parsed if isinstance(parsed, dict) else {}
+def _result(message: str | None) -> RunnerResult:
+    """The runner's result, from the termination message; other text (a log tail when
+    the runner died before writing it) becomes the message."""
+    parsed = parse_result(message)
+    if parsed is not None:
+        return parsed
+    lines = (message or "").strip().splitlines()
+    return RunnerResult(exit_code=-1, message=lines[-1] if lines else "")
 
 
 def _job_failure(condition: Manifest, terminated: Manifest) -> str:

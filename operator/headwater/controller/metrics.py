@@ -1,5 +1,7 @@
 """Prometheus metrics of the operator, served on its metrics port."""
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from headwater.api import NodePhase, RunPhase, RunStatus
@@ -24,12 +26,14 @@ RECONCILE_SECONDS = Histogram("headwater_reconcile_duration_seconds", "Time of o
 RECONCILE_ERRORS = Counter("headwater_reconcile_errors_total", "Run reconciles that raised")
 
 _phases: dict[tuple[str, str], RunPhase] = {}
+_phases_lock = threading.Lock()  # reconciles of different Runs run in different threads
 
 
 def observe_run(namespace: str, name: str, old: RunStatus | None, new: RunStatus) -> None:
     """Update the gauges and histograms from one status change of a Run."""
-    _phases[(namespace, name)] = new.phase
-    _refresh()
+    with _phases_lock:
+        _phases[(namespace, name)] = new.phase
+        _refresh()
     old_nodes = old.nodes if old else {}
     for node, state in new.nodes.items():
         before = old_nodes.get(node)
@@ -48,8 +52,9 @@ def observe_run(namespace: str, name: str, old: RunStatus | None, new: RunStatus
 
 
 def forget_run(namespace: str, name: str) -> None:
-    _phases.pop((namespace, name), None)
-    _refresh()
+    with _phases_lock:
+        _phases.pop((namespace, name), None)
+        _refresh()
 
 
 def _refresh() -> None:

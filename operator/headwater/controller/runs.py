@@ -25,11 +25,12 @@ from headwater.controller.settings import OperatorSettings
 from headwater.controller.snapshots import Invalid, NotReady, load_or_freeze
 from headwater.engine import TERMINAL_PHASES, Decision, ObservedNode, step
 from headwater.graph import Graph, build_graph
-from headwater.planning import build_task
+from headwater.planning import PlanningError, build_task
 from headwater.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 PLURAL = "runs"
+JOB_DEADLINE_MARGIN_SECONDS = 10
 
 
 @dataclass
@@ -39,7 +40,9 @@ class RunReconciler:
     locks: defaultdict[tuple[str, str], threading.Lock] = field(
         default_factory=lambda: defaultdict(threading.Lock)
     )
-    wakeups: dict[tuple[str, str], threading.Timer] = field(default_factory=dict)
+    wakeups: dict[tuple[str, str], tuple[datetime, threading.Timer]] = field(default_factory=dict)
+    claimed: set[str] = field(default_factory=set)
+    """Namespaces whose artifact-store PVC this process has made sure of."""
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One look at the Run; safe to call any number of times, from any thread."""
@@ -51,10 +54,12 @@ class RunReconciler:
                 raise
 
     def forget(self, namespace: str, name: str) -> None:
-        timer = self.wakeups.pop((namespace, name), None)
-        if timer is not None:
-            timer.cancel()
-        metrics.forget_run(namespace, name)
+        with self.locks[(namespace, name)]:
+            pending = self.wakeups.pop((namespace, name), None)
+            if pending is not None:
+                pending[1].cancel()
+            metrics.forget_run(namespace, name)
+        self.locks.pop((namespace, name), None)
 
     def _reconcile(self, namespace: str, name: str) -> None:
         body = self.kube.get(PLURAL, namespace, name)
@@ -77,8 +82,9 @@ class RunReconciler:
         except Invalid as invalid:
             self._write(body, run.status, _failed(run, invalid.reason, str(invalid)))
             return
-        if self.settings.store.url is None:
+        if self.settings.store.url is None and namespace not in self.claimed:
             self.kube.ensure_pvc(namespace)
+            self.claimed.add(namespace)
         self._step(body, run, snapshot)
 
     def _step(self, body: Manifest, run: Run, snapshot: Snapshot) -> None:
@@ -131,23 +137,29 @@ class RunReconciler:
         name = run.metadata.name
         deadline = _seconds_left(run, decision.status, moment)
         manifests = []
+        unplanned: dict[str, ObservedNode] = {}
         for node in decision.start:
-            task = build_task(
-                name, snapshot, node, decision.status, run.spec.parameters, store_root, graph=graph
-            )
+            try:
+                task = build_task(
+                    name,
+                    snapshot,
+                    node,
+                    decision.status,
+                    run.spec.parameters,
+                    store_root,
+                    graph=graph,
+                )
+            except PlanningError as error:
+                unplanned[node] = _failed_at_once(f"the node cannot be planned: {error}", moment)
+                continue
             function = graph.nodes[node].function
             manifests.append(
                 job_manifest(run, node, function, task, snapshot, self.settings, deadline)
             )
         created, refused = self.kube.create_jobs(manifests)
         metrics.JOBS_CREATED.inc(created)
-        return {
-            node: ObservedNode(
-                NodePhase.FAILED,
-                message=f"the API server rejected the node's Job: {refused[job]}",
-                started_at=moment,
-                finished_at=moment,
-            )
+        return unplanned | {
+            node: _failed_at_once(f"the API server rejected the node's Job: {refused[job]}", moment)
             for node in decision.start
             if (job := job_name(name, node)) in refused
         }
@@ -187,7 +199,11 @@ class RunReconciler:
         body = self.kube.get(PLURAL, run.metadata.namespace, run.spec.resume_from)
         if body is None or not body.get("status"):
             return None
-        return RunStatus.model_validate(body["status"])
+        try:
+            return RunStatus.model_validate(body["status"])
+        except ValidationError:
+            log.warning("Run %s has a status this version cannot read; nothing reused", body)
+            return None
 
     def _write(self, body: Manifest, old: RunStatus | None, new: RunStatus) -> None:
         wire = new.to_wire()
@@ -217,14 +233,18 @@ class RunReconciler:
             )
 
     def _wake_at(self, namespace: str, name: str, moment: datetime) -> None:
-        """Reconcile again at the timeout deadline, even if nothing happens before."""
+        """Reconcile again at `moment` (a timeout, a TTL) even if nothing happens before;
+        a sooner wake-up replaces a later one."""
         key = (namespace, name)
-        if key in self.wakeups:
-            return
+        pending = self.wakeups.get(key)
+        if pending is not None:
+            if pending[0] <= moment:
+                return
+            pending[1].cancel()
         delay = max(0.0, (moment - now()).total_seconds()) + 0.5
         timer = threading.Timer(delay, self._woken, key)
         timer.daemon = True
-        self.wakeups[key] = timer
+        self.wakeups[key] = (moment, timer)
         timer.start()
 
     def _woken(self, namespace: str, name: str) -> None:
@@ -250,11 +270,18 @@ class RunReconciler:
             self._wake_at(namespace, name, due)
 
 
+def _failed_at_once(message: str, moment: datetime) -> ObservedNode:
+    return ObservedNode(NodePhase.FAILED, message=message, started_at=moment, finished_at=moment)
+
+
 def _seconds_left(run: Run, status: RunStatus, moment: datetime) -> int | None:
+    """A node Job's deadline: what is left of the run's timeout plus a margin, so that the
+    operator's own timeout (which stops the run with reason Timeout) comes first and the
+    Job's deadline is only the backstop while no operator runs."""
     if not run.spec.timeout_seconds or status.started_at is None:
         return None
     left = status.started_at + timedelta(seconds=run.spec.timeout_seconds) - moment
-    return max(1, int(left.total_seconds()))
+    return max(1, int(left.total_seconds())) + JOB_DEADLINE_MARGIN_SECONDS
 
 
 def _timed_out(run: Run) -> bool:

@@ -45,7 +45,10 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
     if existing is not None:
         owners = existing["metadata"].get("ownerReferences") or []
         if any(o.get("uid") == run.metadata.uid for o in owners):
-            return Snapshot.model_validate_json(existing["data"][SNAPSHOT_KEY])
+            try:
+                return Snapshot.model_validate_json(existing["data"][SNAPSHOT_KEY])
+            except (KeyError, ValidationError) as error:
+                raise Invalid("SnapshotUnreadable", f"the Run's snapshot: {error}") from None
         # A Run deleted and made again with the same name: the old one's snapshot is
         # still being garbage-collected.
         raise NotReady(
@@ -137,7 +140,10 @@ def _datasets(
         if body is None:
             missing.append(f"Dataset {binding.dataset}")
             continue
-        dataset = Dataset.model_validate(body)
+        try:
+            dataset = Dataset.model_validate(body)
+        except ValidationError as error:
+            raise Invalid("InvalidDataset", f"Dataset {binding.dataset}: {error}") from None
         found = resolve_in_cluster(dataset, kube, settings.store.root(namespace), namespace)
         if isinstance(found, str):
             missing.append(found)

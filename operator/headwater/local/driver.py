@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from headwater.api import EnvVar, Run, RunStatus, now
+from headwater.api import EnvVar, FunctionSpec, Run, RunStatus, now
 from headwater.engine import step
+from headwater.graph import Graph, build_graph
 from headwater.local.processes import ProcessPool
 from headwater.planning import build_task
 from headwater.snapshot import Snapshot
@@ -48,19 +49,14 @@ class Workspace:
         temporary.replace(path)
 
 
-def node_environment(run: Run, snapshot: Snapshot, node: str) -> dict[str, str]:
-    """The parent's environment plus the Function's env and then the Run's; only literal
-    values apply here, since valueFrom needs a cluster."""
-    function = snapshot.functions[_function_of(snapshot, node)]
-    env = dict(os.environ)
+def node_environment(run: Run, node: str, function: FunctionSpec) -> dict[str, str]:
+    """The parent's environment, ours, the Function's env, then the Run's — later ones
+    win, in the same order as a node's Job. Only literal values apply here, since
+    valueFrom needs a cluster."""
+    env = {**os.environ, "HEADWATER_RUN": run.metadata.name, "HEADWATER_NODE": node}
     variables: list[EnvVar] = [*function.env, *run.spec.env]
     env.update({v.name: v.value for v in variables if v.value is not None})
-    env.update({"HEADWATER_RUN": run.metadata.name, "HEADWATER_NODE": node})
     return env
-
-
-def _function_of(snapshot: Snapshot, node: str) -> str:
-    return next(n.function for n in snapshot.dataflow.nodes if n.id == node)
 
 
 def execute(
@@ -74,15 +70,16 @@ def execute(
     workspace.run_dir(name).mkdir(parents=True, exist_ok=True)
     previous = workspace.read_status(run.spec.resume_from) if run.spec.resume_from else None
     pool = ProcessPool()
+    graph = build_graph(snapshot.dataflow, snapshot.functions)
     run = run.model_copy(update={"status": None})
     while True:
         try:
-            decision = step(run, snapshot, pool.observe(), now(), previous)
+            decision = step(run, snapshot, pool.observe(), now(), previous, graph=graph)
             run = run.model_copy(update={"status": decision.status})
             for node in decision.stop:
                 pool.stop(node)
             for node in decision.start:
-                _start(pool, run, snapshot, workspace, node)
+                _start(pool, run, snapshot, graph, workspace, node)
             workspace.write_status(name, decision.status)
             on_status(decision.status)
             if decision.status.finished_at is not None and not pool.running():
@@ -94,7 +91,7 @@ def execute(
 
 
 def _start(
-    pool: ProcessPool, run: Run, snapshot: Snapshot, workspace: Workspace, node: str
+    pool: ProcessPool, run: Run, snapshot: Snapshot, graph: Graph, workspace: Workspace, node: str
 ) -> None:
     assert run.status is not None
     folder = workspace.node_dir(run.metadata.name, node)
@@ -108,13 +105,14 @@ def _start(
         run.spec.parameters,
         workspace.store_root,
         result_path=str(result_file),
+        graph=graph,
     )
     task_file = folder / "task.json"
     task_file.write_text(json.dumps(task.to_wire(), indent=2))
     pool.submit(
         node,
         task_file,
-        node_environment(run, snapshot, node),
+        node_environment(run, node, snapshot.functions[graph.nodes[node].function]),
         log_file=folder / "node.log",
         result_file=result_file,
         max_retries=run.spec.retries,

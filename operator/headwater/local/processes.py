@@ -2,7 +2,6 @@
 retried the way a Job's backoffLimit retries a Pod."""
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -14,8 +13,9 @@ from pathlib import Path
 
 from headwater.api import NodePhase, now
 from headwater.engine import ObservedNode
+from headwater.runner.errors import EXIT_BAD_INPUT
+from headwater.runner.result import RunnerResult, parse_result
 
-BAD_INPUT_EXIT_CODE = 2
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -87,7 +87,7 @@ class ProcessPool:
         if code is None:
             return ObservedNode(NodePhase.RUNNING, entry.attempts, started_at=entry.started_at)
         result = _read_result(entry.result_file)
-        retryable = code not in (0, BAD_INPUT_EXIT_CODE) and not entry.stopping
+        retryable = code not in (0, EXIT_BAD_INPUT) and not entry.stopping
         if retryable and entry.attempts <= entry.max_retries:
             self._launch(entry)
             return ObservedNode(NodePhase.RUNNING, entry.attempts, started_at=entry.started_at)
@@ -95,7 +95,7 @@ class ProcessPool:
             phase = NodePhase.CANCELLED
         else:
             phase = NodePhase.SUCCEEDED if code == 0 else NodePhase.FAILED
-        message = result.get("message") or (None if code == 0 else _exit_message(code))
+        message = result.message or (None if code == 0 else _exit_message(code))
         entry.observed = ObservedNode(
             phase=phase,
             attempts=entry.attempts,
@@ -103,7 +103,7 @@ class ProcessPool:
             message=message,
             started_at=entry.started_at,
             finished_at=now(),
-            outputs=result.get("outputs"),
+            outputs=result.outputs or None,
         )
         return entry.observed
 
@@ -132,11 +132,12 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
             os.killpg(process.pid, sig)
 
 
-def _read_result(path: Path) -> dict:
+def _read_result(path: Path) -> RunnerResult:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+        text = path.read_text()
+    except OSError:
+        text = None
+    return parse_result(text) or RunnerResult(exit_code=-1)
 
 
 def _exit_message(code: int) -> str:

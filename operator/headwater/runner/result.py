@@ -5,6 +5,8 @@ message file, so it must stay under Kubernetes' 4096-byte limit."""
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from headwater.api.base import ApiModel
 
 RESULT_LIMIT_BYTES = 4096
@@ -61,3 +63,14 @@ def write_result(result: RunnerResult, path: str | Path) -> None:
         Path(path).write_text(result.to_json(), encoding="utf-8")
     except OSError as error:
         print(f"headwater: cannot write result to {path}: {error}", file=sys.stderr)
+
+
+def parse_result(text: str | None) -> RunnerResult | None:
+    """The runner's result read back by an executor; None when the text is not one (a log
+    tail, when the runner died before writing its result, or output a user printed)."""
+    if not text:
+        return None
+    try:
+        return RunnerResult.model_validate_json(text)
+    except ValidationError:
+        return None
