@@ -79,6 +79,19 @@ def test_timeout_fails_the_run(cluster: Cluster, namespace: str, operator: Opera
     wait_for(lambda: not running_pod(cluster, namespace), 60, "the pod to stop")
 
 
+def test_a_lost_snapshot_fails_the_run_instead_of_refreezing(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    sleeper(cluster, namespace)
+    wait_for(lambda: running_pod(cluster, namespace), 60, "the node's pod to run")
+    (snapshot,) = of_run(cluster, namespace, "configmaps", "r")
+    cluster.kubectl("delete", "configmap", snapshot["metadata"]["name"], "-n", namespace)
+    status = wait_run(cluster, namespace, "r", "Failed", timeout=60)
+    failed = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert failed["reason"] == "SnapshotLost", failed
+    assert of_run(cluster, namespace, "configmaps", "r") == [], "not frozen again"
+
+
 def test_resume_from_reuses_succeeded_nodes(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:

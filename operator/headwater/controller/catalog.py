@@ -16,7 +16,6 @@ from headwater.api import (
     Dataset,
     DatasetStatus,
     Function,
-    FunctionCode,
     FunctionSpec,
     FunctionStatus,
     now,
@@ -27,6 +26,7 @@ from headwater.controller.kube import Kube, Manifest
 from headwater.controller.settings import STORE_MOUNT_PATH, OperatorSettings
 from headwater.controller.snapshots import absolute_uri
 from headwater.graph import build_graph
+from headwater.references import MissingKey, with_inline_code
 from headwater.validation import Problem, validate, validate_function
 
 READY = "Ready"
@@ -155,16 +155,10 @@ def function_status(body: Manifest, kube: Kube) -> FunctionStatus:
 
 def with_code(spec: FunctionSpec, kube: Kube, namespace: str) -> tuple[FunctionSpec, str]:
     """The spec with ConfigMap code read inline, or what is missing."""
-    ref = spec.code.config_map_key_ref
-    if ref is None:
-        return spec, ""
-    values = kube.key_values("ConfigMap", namespace, ref.name)
-    if values is None:
-        return spec, f"ConfigMap {ref.name} not found"
-    if ref.key not in values:
-        return spec, f"ConfigMap {ref.name} has no key {ref.key}"
-    code = FunctionCode(inline=values[ref.key].decode())
-    return spec.model_copy(update={"code": code}), ""
+    try:
+        return with_inline_code(spec, kube.config_maps_of(namespace)), ""
+    except MissingKey as missing:
+        return spec, str(missing)
 
 
 def dataflow_status(body: Manifest, kube: Kube) -> DataflowStatus:

@@ -16,6 +16,7 @@ from headwater.api import GROUP, VERSION, now
 from headwater.api.base import format_time
 from headwater.controller.naming import MANAGER, RUN_LABEL
 from headwater.controller.settings import OperatorSettings
+from headwater.references import KeyValues
 
 Manifest = dict[str, Any]
 API_WORKERS = 8
@@ -137,6 +138,10 @@ class Kube:
         values = {k: v.encode() for k, v in (config_map.data or {}).items()}
         values.update({k: base64.b64decode(v) for k, v in (config_map.binary_data or {}).items()})
         return values
+
+    def config_maps_of(self, namespace: str) -> KeyValues:
+        """A lookup of the namespace's ConfigMaps by name, for headwater.references."""
+        return lambda name: self.key_values("ConfigMap", namespace, name)
 
     def create_config_map(self, manifest: Manifest) -> None:
         self.limiter.acquire()

@@ -9,12 +9,13 @@ from fsspec.core import split_protocol
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from headwater.api import Dataflow, Dataset, Function, FunctionCode, FunctionSpec, Run
+from headwater.api import Dataflow, Dataset, Function, FunctionSpec, Run
 from headwater.artifacts import infer_format
 from headwater.controller.jobs import code_key, dataset_mount
 from headwater.controller.kube import Kube, Manifest, api_message
 from headwater.controller.naming import labels, owner_reference, snapshot_name
 from headwater.controller.settings import OperatorSettings
+from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
 from headwater.validation import validate
 
@@ -53,6 +54,13 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
         # still being garbage-collected.
         raise NotReady(
             "SnapshotPending", [f"the previous Run {run.metadata.name}'s snapshot to go"]
+        )
+    if run.status is not None and run.status.started_at is not None:
+        # Freezing again would run the rest on today's Functions, not the Run's own.
+        raise Invalid(
+            "SnapshotLost",
+            f"the snapshot ConfigMap {snapshot_name(run.metadata.name)} was deleted"
+            " while the Run was in flight",
         )
     snapshot = freeze(run, kube, settings)
     try:
@@ -115,14 +123,10 @@ def _functions(
             spec = Function.model_validate(body).spec
         except ValidationError as error:
             raise Invalid("InvalidFunction", f"Function {name}: {error}") from None
-        ref = spec.code.config_map_key_ref
-        if ref is not None:
-            values = kube.key_values("ConfigMap", namespace, ref.name)
-            if values is None or ref.key not in values:
-                missing.append(f"key {ref.key} of ConfigMap {ref.name} (code of Function {name})")
-                continue
-            spec = spec.model_copy(update={"code": FunctionCode(inline=values[ref.key].decode())})
-        functions[name] = spec
+        try:
+            functions[name] = with_inline_code(spec, kube.config_maps_of(namespace))
+        except MissingKey as error:
+            missing.append(f"{error} (code of Function {name})")
     return functions, missing
 
 
@@ -168,9 +172,10 @@ def resolve_in_cluster(
     ref = source.config_map_key_ref or source.secret_key_ref
     assert ref is not None
     kind = "ConfigMap" if source.config_map_key_ref else "Secret"
-    values = kube.key_values(kind, namespace, ref.name)
-    if values is None or ref.key not in values:
-        return f"key {ref.key} of {kind} {ref.name} (Dataset {name})"
+    try:
+        key_value(kind, ref, lambda found: kube.key_values(kind, namespace, found))
+    except MissingKey as missing:
+        return f"{missing} (Dataset {name})"
     return ResolvedDataset(
         uri=dataset_mount(name, ref.key),
         format=declared or infer_format(ref.key),

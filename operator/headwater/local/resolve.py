@@ -3,9 +3,10 @@ dataset sources become paths the runner can read."""
 
 from pathlib import Path
 
-from headwater.api import Dataset, FunctionCode, FunctionSpec, Run
+from headwater.api import Dataset, FunctionSpec, Run
 from headwater.artifacts import infer_format, is_local
 from headwater.manifests import Manifests
+from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
 from headwater.validation import Problem, ProblemKind
 
@@ -20,24 +21,13 @@ def function_source(
     name: str, spec: FunctionSpec, manifests: Manifests
 ) -> tuple[FunctionSpec, list[Problem]]:
     """The spec with ConfigMap code read into `code.inline`."""
-    ref = spec.code.config_map_key_ref
-    if ref is None:
-        return spec, []
-    data = manifests.config_maps.get(ref.name)
-    if data is None or ref.key not in data:
-        missing = (
-            f"ConfigMap {ref.name}" if data is None else f"key {ref.key} of ConfigMap {ref.name}"
-        )
+    try:
+        return with_inline_code(spec, manifests.config_maps.get), []
+    except MissingKey as missing:
+        where = f"Function/{name}"
         return spec, [
-            Problem(
-                "spec.code.configMapKeyRef",
-                ProblemKind.NOT_FOUND,
-                f"Function/{name}",
-                f"{missing} not found",
-            )
+            Problem("spec.code.configMapKeyRef", ProblemKind.NOT_FOUND, where, str(missing))
         ]
-    code = FunctionCode(inline=data[ref.key].decode())
-    return spec.model_copy(update={"code": code}), []
 
 
 def resolve_functions(manifests: Manifests) -> tuple[dict[str, FunctionSpec], list[Problem]]:
@@ -86,15 +76,13 @@ def resolve_dataset(
         else ("Secret", manifests.secrets)
     )
     field = "configMapKeyRef" if source.config_map_key_ref else "secretKeyRef"
-    data = table.get(ref.name)
-    if data is None or ref.key not in data:
-        missing = f"{kind} {ref.name}" if data is None else f"key {ref.key} of {kind} {ref.name}"
-        return None, [
-            Problem(f"spec.source.{field}", ProblemKind.NOT_FOUND, where, f"{missing} not found")
-        ]
+    try:
+        content = key_value(kind, ref, table.get)
+    except MissingKey as missing:
+        return None, [Problem(f"spec.source.{field}", ProblemKind.NOT_FOUND, where, str(missing))]
     target = scratch / name / ref.key
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data[ref.key])
+    target.write_bytes(content)
     return ResolvedDataset(uri=str(target), format=dataset.spec.format or infer_format(ref.key)), []
 
 
