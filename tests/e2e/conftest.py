@@ -439,3 +439,31 @@ def claim_path(cluster: Cluster, namespace: str, uri: str) -> str:
     assert uri.startswith(STORE_MOUNT_PATH + "/"), uri
     claims = base / "node" / "claims" / namespace / "headwater-artifacts"
     return str(claims / uri[len(STORE_MOUNT_PATH) + 1 :])
+
+
+SLEEPS = "import time\n\ndef main(x):\n    time.sleep(300)\n    return x\n"
+PLUS_ONE = "def main(x):\n    return x + 1\n"
+
+
+def of_run(cluster: Cluster, namespace: str, kind: str, run: str) -> list[dict[str, Any]]:
+    """The objects of `kind` labelled with the Run."""
+    return items(cluster, namespace, kind, f"headwater.dev/run={run}")
+
+
+def sleeper(cluster: Cluster, namespace: str, more: tuple[dict, ...] = (), **spec: Any) -> None:
+    """Run r: node nap sleeps 300 s, then the `more` nodes (Function plus-one is there)."""
+    nap = {"name": "nap", "function": "sleeps", "inputs": ["x"], "outputs": ["napped"]}
+    cluster.apply(
+        [
+            hw_function("sleeps", SLEEPS, ["x"], ["out"]),
+            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
+            hw_dataflow("slow", [nap, *more]),
+            hw_run("r", "slow", parameters={"x": {"value": 1}}, **spec),
+        ],
+        namespace,
+    )
+
+
+def running_pod(cluster: Cluster, namespace: str, run: str = "r") -> bool:
+    pods = of_run(cluster, namespace, "pods", run)
+    return any(p.get("status", {}).get("phase") == "Running" for p in pods)

@@ -12,8 +12,10 @@ from conftest import (
     hw_dataflow,
     hw_function,
     hw_run,
-    items,
+    of_run,
     run_status,
+    running_pod,
+    sleeper,
     wait_for,
     wait_run,
 )
@@ -23,15 +25,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-SLEEPS = "import time\n\ndef main(x):\n    time.sleep(300)\n    return x\n"
 ECHO = "def main(x):\n    return x\n"
 
 
-def of_run(cluster: Cluster, namespace: str, kind: str, run: str) -> list[dict]:
-    return items(cluster, namespace, kind, f"headwater.dev/run={run}")
-
-
-@pytest.fixture
 def other_namespace(cluster: Cluster) -> Iterator[str]:
     name = f"other-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
@@ -44,20 +40,8 @@ def other_namespace(cluster: Cluster) -> Iterator[str]:
 def test_deleting_a_run_deletes_its_jobs_pods_and_snapshot(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
-    cluster.apply(
-        [
-            hw_function("sleeps", SLEEPS, ["x"], ["out"]),
-            hw_dataflow("slow", [{"name": "nap", "function": "sleeps", "inputs": ["x"]}]),
-            hw_run("r", "slow", parameters={"x": {"value": 1}}),
-        ],
-        namespace,
-    )
-
-    def running() -> bool:
-        pods = of_run(cluster, namespace, "pods", "r")
-        return any(p.get("status", {}).get("phase") == "Running" for p in pods)
-
-    wait_for(running, 60, "the node's pod to run")
+    sleeper(cluster, namespace)
+    wait_for(lambda: running_pod(cluster, namespace), 60, "the node's pod to run")
     assert of_run(cluster, namespace, "jobs", "r")
     assert of_run(cluster, namespace, "configmaps", "r"), "the Run's snapshot ConfigMap"
 

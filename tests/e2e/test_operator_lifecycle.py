@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import (
+    PLUS_ONE,
     claim_path,
     hw_dataflow,
     hw_function,
     hw_run,
-    items,
+    of_run,
     run_status,
+    running_pod,
+    sleeper,
     wait_for,
     wait_run,
 )
@@ -23,33 +26,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-SLEEPS = "import time\n\ndef main(x):\n    time.sleep(300)\n    return x\n"
-PLUS_ONE = "def main(x):\n    return x + 1\n"
 BROKEN = "def main(x):\n    raise RuntimeError('not fixed yet')\n"
 TIMES_TEN = "def main(x):\n    return x * 10\n"
-
-
-def of_run(cluster: Cluster, namespace: str, kind: str, run: str) -> list[dict]:
-    return items(cluster, namespace, kind, f"headwater.dev/run={run}")
-
-
-def sleeper(cluster: Cluster, namespace: str, more: tuple[dict, ...] = (), **spec: object) -> None:
-    """Run r: node nap sleeps 300 s, then the `more` nodes."""
-    nap = {"name": "nap", "function": "sleeps", "inputs": ["x"], "outputs": ["napped"]}
-    cluster.apply(
-        [
-            hw_function("sleeps", SLEEPS, ["x"], ["out"]),
-            hw_function("plus-one", PLUS_ONE, ["x"], ["out"]),
-            hw_dataflow("slow", [nap, *more]),
-            hw_run("r", "slow", parameters={"x": {"value": 1}}, **spec),
-        ],
-        namespace,
-    )
-
-
-def running_pod(cluster: Cluster, namespace: str) -> bool:
-    pods = of_run(cluster, namespace, "pods", "r")
-    return any(p.get("status", {}).get("phase") == "Running" for p in pods)
 
 
 def test_stop_cancels_a_running_node(cluster: Cluster, namespace: str, operator: Operator) -> None:

@@ -17,6 +17,8 @@ from conftest import (
     hw_run,
     items,
     run_status,
+    running_pod,
+    sleeper,
     wait_for,
     wait_run,
 )
@@ -185,21 +187,8 @@ def test_an_operator_restricted_to_a_namespace(
 def test_stop_while_the_operator_is_down(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
-    sleeps = "import time\n\ndef main(x):\n    time.sleep(300)\n    return x\n"
-    cluster.apply(
-        [
-            hw_function("sleeps", sleeps, ["x"], ["out"]),
-            hw_dataflow("slow", [{"name": "nap", "function": "sleeps", "inputs": ["x"]}]),
-            hw_run("r", "slow", parameters={"x": {"value": 1}}),
-        ],
-        namespace,
-    )
-
-    def running() -> bool:
-        pods = items(cluster, namespace, "pods", "headwater.dev/run=r")
-        return any(p.get("status", {}).get("phase") == "Running" for p in pods)
-
-    wait_for(running, 60, "the node's pod to run")
+    sleeper(cluster, namespace)
+    wait_for(lambda: running_pod(cluster, namespace), 60, "the node's pod to run")
     operator.kill()
     cluster.kubectl(
         "patch", "run", "r", "-n", namespace, "--type=merge", "-p", '{"spec":{"stop":true}}'
