@@ -114,6 +114,8 @@ def run(
     with RunDisplay(chosen.metadata.name, len(snapshot.dataflow.nodes), console) as display:
         status = execute(chosen, snapshot, workspace, display.update)
     console.print(summary_table(chosen.metadata.name, status))
+    for name, uri in status.outputs.items():
+        console.print(f"output {name}: {uri}", highlight=False, soft_wrap=True)
     console.print(f"status: {workspace.status_file(chosen.metadata.name)}", highlight=False)
     if output == "json":
         json.dump(status.to_wire(), sys.stdout, indent=2)

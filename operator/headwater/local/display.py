@@ -90,7 +90,8 @@ def summary_table(run: str, status: RunStatus) -> Table:
         table.add_row(
             name,
             Text(node.phase.value, style=PHASE_STYLES[node.phase]),
-            str(node.attempts or ""),
+            # The status leaves out attempts when there was one.
+            str(node.attempts or (1 if node.started_at else "")),
             seconds,
             node.message or "",
         )
