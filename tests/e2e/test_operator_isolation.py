@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 ECHO = "def main(x):\n    return x\n"
 
 
+@pytest.fixture
 def other_namespace(cluster: Cluster) -> Iterator[str]:
     name = f"other-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", name)
