@@ -6,7 +6,7 @@
 - status size of a large Run, computed by the same engine the operator runs;
 - operator CPU per reconcile as the DAG grows (from /proc and the reconcile histogram).
 
-Usage: python bench/operator.py [--chain 20] [--fanout 200] [--status-nodes 5000]
+Usage: python bench/operator_speed.py [--chain 20] [--fanout 200] [--status-nodes 5000]
 Needs the binaries of tests/cluster/build; starts and stops its own cluster.
 """
 
