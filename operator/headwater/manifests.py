@@ -28,13 +28,18 @@ class Origin:
 
 @dataclass(frozen=True)
 class ManifestProblem:
-    origin: Origin
+    """One problem, placed where the user wrote the thing at fault."""
+
+    origin: Origin | None
     path: str
     message: str
+    resource: str = ""
+    """Kind/name of the object at fault, when the message does not say it."""
 
     def __str__(self) -> str:
-        where = f" at {self.path}" if self.path else ""
-        return f"{self.origin}{where}: {self.message}"
+        where = ": ".join(str(part) for part in (self.origin, self.resource) if part)
+        at = f" at {self.path}" if self.path else ""
+        return f"{where}{at}: {self.message}"
 
 
 class ManifestError(Exception):

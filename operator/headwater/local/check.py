@@ -1,34 +1,14 @@
 """Every check `headwater validate` and `headwater run` make before executing anything."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from headwater.local.resolve import ResolveError, resolve_functions, snapshot_for
-from headwater.manifests import Manifests
+from headwater.manifests import ManifestProblem, Manifests
 from headwater.validation import Problem, validate
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One problem, placed where the user wrote the thing at fault."""
-
-    where: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        at = f" at {self.path}" if self.path else ""
-        return f"{self.where}{at}: {self.message}"
-
-
-def _where(manifests: Manifests, resource: str) -> str:
-    kind, _, name = resource.partition("/")
-    origin = manifests.origin(kind, name)
-    return f"{origin}: {resource}" if origin else resource
-
-
-def check(manifests: Manifests, scratch: Path) -> list[Finding]:
+def check(manifests: Manifests, scratch: Path) -> list[ManifestProblem]:
     """All problems at once: graph and code of every Dataflow, bindings of every Run,
     and every ConfigMap, Secret, Dataset and file a Run needs."""
     functions, problems = resolve_functions(manifests)
@@ -60,10 +40,16 @@ def check(manifests: Manifests, scratch: Path) -> list[Finding]:
     return _unique(findings)
 
 
-def _findings(manifests: Manifests, problems: Iterable[Problem]) -> list[Finding]:
-    return [Finding(_where(manifests, p.resource), p.path, p.message) for p in problems]
+def _findings(manifests: Manifests, problems: Iterable[Problem]) -> list[ManifestProblem]:
+    """Each problem placed in the file that declared the object at fault."""
+    placed = []
+    for problem in problems:
+        kind, _, name = problem.resource.partition("/")
+        origin = manifests.origin(kind, name)
+        placed.append(ManifestProblem(origin, problem.path, problem.message, problem.resource))
+    return placed
 
 
-def _unique(findings: list[Finding]) -> list[Finding]:
+def _unique(findings: list[ManifestProblem]) -> list[ManifestProblem]:
     """Two Runs of one Dataflow report its graph problems once."""
     return list(dict.fromkeys(findings))
