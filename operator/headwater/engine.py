@@ -37,6 +37,7 @@ from enum import StrEnum
 
 from headwater.api import (
     ConditionStatus,
+    NodeCounts,
     NodePhase,
     NodeStatus,
     Run,
@@ -47,16 +48,22 @@ from headwater.api import (
 from headwater.graph import Graph, build_graph
 from headwater.planning import output_uris
 from headwater.snapshot import Snapshot
+from headwater.status_budget import expand
 
 SUCCEEDED = "Succeeded"
 """The condition that is the contract: Unknown while running, True or False at the end."""
 RUNNING = "Running"
 """True while the run has work under way."""
+FINISHED = "Finished"
+"""True once the run has ended, whatever the outcome, so that
+`kubectl wait --for=condition=Finished` returns on failures too."""
 
 MAX_NODE_MESSAGE = 1024
 """Node messages are cut to this length: the status must stay small."""
 MAX_LISTED_NODES = 5
 """How many failed nodes a condition message names before it says "and N more"."""
+MAX_BLAMED_NODES = 3
+"""How many failed upstream nodes a skipped node's message names."""
 
 TERMINAL_PHASES = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.CANCELLED})
 
@@ -91,6 +98,7 @@ class ObservedNode:
     outputs: dict[str, str] | None = None
     """Wired output name → URI, as the runner reported them."""
     job: str | None = None
+    """The Job running it, in a cluster."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ def step(
         return Decision(start=[], stop=[], status=status)
 
     graph = graph or build_graph(snapshot.dataflow, snapshot.functions)
+    status = status.model_copy(update={"nodes": expand(status, graph.node_ids)})
     started_at = status.started_at or now
     generation = run.metadata.generation
     if graph.cycles:
@@ -317,11 +326,10 @@ def _skip_blocked(
         blocked_by = frozenset().union(*(roots[u] for u in graph.deps[n] if u in roots))
         if blocked_by:
             roots[n] = blocked_by
-            names = ", ".join(sorted(blocked_by))
-            noun = "node" if len(blocked_by) == 1 else "nodes"
             nodes[n] = NodeStatus(
                 phase=NodePhase.SKIPPED,
-                message=f"upstream {noun} {names} did not succeed",
+                message=f"upstream {_name_some(sorted(blocked_by), MAX_BLAMED_NODES)}"
+                " did not succeed",
             )
 
 
@@ -361,8 +369,37 @@ def _final_outputs(
 
 
 def _progress(nodes: Mapping[str, NodeStatus]) -> str:
-    finished = sum(1 for s in nodes.values() if s.phase.finished)
-    return f"{finished}/{len(nodes)}"
+    """Succeeded (or reused) nodes over all: a run that failed never reads 4/4."""
+    succeeded = sum(1 for s in nodes.values() if s.phase == NodePhase.SUCCEEDED)
+    return f"{succeeded}/{len(nodes)}"
+
+
+def _counts(nodes: Mapping[str, NodeStatus]) -> NodeCounts:
+    tally = {phase: 0 for phase in NodePhase}
+    for node in nodes.values():
+        tally[node.phase] += 1
+    return NodeCounts(
+        succeeded=tally[NodePhase.SUCCEEDED],
+        failed=tally[NodePhase.FAILED],
+        running=tally[NodePhase.RUNNING],
+        pending=tally[NodePhase.PENDING],
+        skipped=tally[NodePhase.SKIPPED],
+        cancelled=tally[NodePhase.CANCELLED],
+    )
+
+
+def _tally(nodes: Mapping[str, NodeStatus]) -> str:
+    """`3/5 nodes succeeded, 1 failed, 1 skipped`: the progress and what went wrong."""
+    counts = _counts(nodes)
+    parts = [f"{_progress(nodes)} nodes succeeded"]
+    for count, word in (
+        (counts.failed, "failed"),
+        (counts.skipped, "skipped"),
+        (counts.cancelled, "cancelled"),
+    ):
+        if count:
+            parts.append(f"{count} {word}")
+    return ", ".join(parts)
 
 
 def _in_progress(
@@ -382,17 +419,26 @@ def _in_progress(
         reason, message = Reason.STOPPING, "stop requested; waiting for running nodes to stop"
     else:
         reason = Reason.RUNNING
-        message = f"{_progress(nodes)} nodes finished"
+        message = _tally(nodes)
+        retrying = [
+            f"node {n}: {s.message}"
+            for n, s in nodes.items()
+            if s.phase == NodePhase.RUNNING and s.message
+        ]
+        if retrying:
+            message += "; " + "; ".join(retrying[:MAX_LISTED_NODES])
         if failed:
             message += f"; {_describe_failures(nodes, failed)}; waiting for the other branches"
     conditions = set_condition(
         status.conditions, SUCCEEDED, ConditionStatus.UNKNOWN, reason, message, generation, now
     )
     conditions = set_condition(conditions, RUNNING, True, reason, message, generation, now)
+    conditions = set_condition(conditions, FINISHED, False, reason, message, generation, now)
     return RunStatus(
         phase=RunPhase.RUNNING,
         conditions=conditions,
         progress=_progress(nodes),
+        node_counts=_counts(nodes),
         started_at=started_at,
         nodes=nodes,
         outputs=outputs,
@@ -420,10 +466,7 @@ def _outcome(
         return RunPhase.CANCELLED, Reason.STOPPED, "the run was stopped"
     failed = [n for n, s in nodes.items() if s.phase == NodePhase.FAILED]
     if failed:
-        skipped = phases.count(NodePhase.SKIPPED)
-        message = _describe_failures(nodes, failed)
-        if skipped:
-            message += f"; {skipped} downstream node{'s' if skipped > 1 else ''} skipped"
+        message = f"{_tally(nodes)}; {_describe_failures(nodes, failed)}"
         return RunPhase.FAILED, Reason.NODE_FAILED, message
     cancelled = sorted(n for n, s in nodes.items() if s.phase == NodePhase.CANCELLED)
     return (
@@ -443,8 +486,13 @@ def _describe_failures(nodes: Mapping[str, NodeStatus], failed: list[str]) -> st
 
 
 def _list_nodes(names: list[str]) -> str:
-    shown = ", ".join(names[:MAX_LISTED_NODES])
-    more = len(names) - MAX_LISTED_NODES
+    return _name_some(names, MAX_LISTED_NODES)
+
+
+def _name_some(names: list[str], most: int) -> str:
+    """`node a`, `nodes a, b`, `nodes a, b, c and 4 more`."""
+    shown = ", ".join(names[:most])
+    more = len(names) - most
     noun = "node" if len(names) == 1 else "nodes"
     return f"{noun} {shown}" + (f" and {more} more" if more > 0 else "")
 
@@ -465,10 +513,12 @@ def _finish(
         status.conditions, SUCCEEDED, succeeded, reason, message, generation, now
     )
     conditions = set_condition(conditions, RUNNING, False, reason, message, generation, now)
+    conditions = set_condition(conditions, FINISHED, True, reason, message, generation, now)
     return RunStatus(
         phase=phase,
         conditions=conditions,
         progress=_progress(nodes) if nodes else status.progress,
+        node_counts=_counts(nodes) if nodes else status.node_counts,
         started_at=started_at,
         finished_at=now,
         duration=format_duration(now - started_at),

@@ -175,7 +175,13 @@ def test_failure_skips_descendants_while_independent_branch_finishes() -> None:
     assert "node a failed: ValueError: bad radar" in condition.message
     assert status.nodes["a"].job == "j-a"  # where to look for the logs
     assert status.nodes["a"].exit_code == 1
-    assert status.progress == "5/5"
+    # Progress counts successes: a failed run never reads 5/5.
+    assert status.progress == "2/5"
+    assert (status.node_counts.succeeded, status.node_counts.failed) == (2, 1)
+    assert status.node_counts.skipped == 2
+    assert condition.message.startswith("2/5 nodes succeeded, 1 failed, 2 skipped")
+    finished = find_condition(status.conditions, "Finished")
+    assert finished is not None and finished.status == ConditionStatus.TRUE
     assert status.outputs == {"y": "/store/runs/r1/y/y"}  # c was skipped: no output
 
 
@@ -414,7 +420,8 @@ def test_a_run_stopped_before_it_starts_ends_cancelled_at_once() -> None:
     assert decision.start == [] and decision.stop == []
     status = decision.status
     assert status.phase == RunPhase.CANCELLED
-    assert status.progress == "4/4"
+    assert status.progress == "0/4"
+    assert status.node_counts.cancelled == 4
     assert status.started_at == status.finished_at == T0
     assert {s.phase for s in status.nodes.values()} == {NodePhase.CANCELLED}
 

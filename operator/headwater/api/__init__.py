@@ -23,6 +23,7 @@ from headwater.api.function import (
 from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
 from headwater.api.run import (
     Binding,
+    NodeCounts,
     NodePhase,
     NodeStatus,
     Run,
@@ -58,6 +59,7 @@ __all__ = [
     "FunctionStatus",
     "FunctionType",
     "KeyRef",
+    "NodeCounts",
     "NodePhase",
     "NodeStatus",
     "ObjectMeta",

@@ -7,6 +7,10 @@ from pydantic import Field
 
 from headwater.api.base import ApiModel, Timestamp, now
 
+MAX_MESSAGE = 4096
+"""Condition messages are cut here, once for every caller: a message listing hundreds
+of problems must still leave a status the API server takes."""
+
 
 class ConditionStatus(StrEnum):
     TRUE = "True"
@@ -53,13 +57,21 @@ def set_condition(
         type=type,
         status=status,
         reason=reason,
-        message=message,
+        message=bounded_message(message),
         last_transition_time=transition,
         observed_generation=observed_generation,
     )
     others = [c for c in conditions if c.type != type]
     position = next((i for i, c in enumerate(conditions) if c.type == type), len(others))
     return [*others[:position], updated, *others[position:]]
+
+
+def bounded_message(message: str, limit: int = MAX_MESSAGE) -> str:
+    """`message` within `limit` characters, saying how much was cut."""
+    if len(message) <= limit:
+        return message
+    note = f" … ({len(message) - limit} more characters)"
+    return message[: limit - len(note)] + note
 
 
 def find_condition(conditions: list[Condition], type: str) -> Condition | None:

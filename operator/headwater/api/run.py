@@ -93,6 +93,18 @@ class NodeStatus(ApiModel):
     """The Run whose outputs this node reused (resumeFrom)."""
 
 
+class NodeCounts(ApiModel):
+    """Nodes by phase, for people and printer columns."""
+
+    succeeded: int = 0
+    """Succeeded, reused ones included."""
+    failed: int = 0
+    running: int = 0
+    pending: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+
+
 class RunStatus(ApiModel):
     """Where the run is; the Succeeded condition is the contract, phase a summary."""
 
@@ -101,15 +113,29 @@ class RunStatus(ApiModel):
     conditions: list[Condition] = []
     """Succeeded (Unknown while running), Running."""
     progress: str | None = None
-    """Finished nodes / all nodes, e.g. 3/4."""
+    """Succeeded (or reused) nodes / all nodes, e.g. 3/4: a failed run never shows 4/4."""
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     duration: str | None = None
     """How long the run took, e.g. 1m23s; set when it finishes."""
+    node_counts: NodeCounts | None = None
+    """How many nodes are in each phase."""
     nodes: dict[str, NodeStatus] = {}
-    """Node name → state."""
+    """Node name → state. A run too large to list every node within the status budget
+    lists the most telling ones (running, failed first) and counts the rest in
+    nodesOmitted; every node's phase is then in nodePhases."""
+    nodes_omitted: int | None = None
+    """How many nodes `nodes` leaves out to keep the status small."""
+    node_phases: str | None = None
+    """Set when `nodes` lists only some nodes: one letter per node, in the order of the
+    dataflow's nodes: P pending, R running, S succeeded, U reused, F failed, K skipped,
+    C cancelled. Every attempt's full record is in the artifact store under
+    runs/<run>/<node>/.headwater/."""
     outputs: dict[str, str] = {}
     """The dataflow's final outputs (names no node reads), name → URI."""
+    outputs_omitted: int | None = None
+    """How many final outputs `outputs` leaves out to keep the status small; they are at
+    runs/<run>/<node>/<output> in the artifact store."""
     observed_generation: int | None = None
     """The metadata.generation this status describes."""
 
