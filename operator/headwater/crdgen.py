@@ -92,7 +92,9 @@ KINDS = (
         (
             Column("Dataflow", ".spec.dataflow"),
             Column("Phase", ".status.phase"),
-            Column("Progress", ".status.progress"),
+            Column("Progress", ".status.progress", description="succeeded nodes / all"),
+            Column("Failed", ".status.nodeCounts.failed", "integer"),
+            Column("Skipped", ".status.nodeCounts.skipped", "integer", priority=1),
             AGE,
             Column("Duration", ".status.duration"),
             Column(
