@@ -227,6 +227,50 @@ def crds(out: Path) -> None:
     envvar="HEADWATER_RESYNC_SECONDS",
     help="How often everything is looked at again without events.",
 )
+@click.option(
+    "--catalog-recheck-seconds",
+    type=float,
+    default=300.0,
+    show_default=True,
+    envvar="HEADWATER_CATALOG_RECHECK_SECONDS",
+    help="How often unchanged Functions' code and Datasets' sources are checked again.",
+)
+@click.option(
+    "--dataset-probe-allow",
+    multiple=True,
+    envvar="HEADWATER_DATASET_PROBE_ALLOW",
+    help="A URI pattern (fnmatch, e.g. 'https://data.example.com/*') the operator may probe"
+    " for Dataset status besides the namespace's own store; repeat for several.",
+)
+@click.option(
+    "--pod-start-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    envvar="HEADWATER_POD_START_TIMEOUT",
+    help="Seconds a node's Pod may be unable to start before the node fails.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    envvar="HEADWATER_WORKERS",
+    help="Objects reconciled at once.",
+)
+@click.option(
+    "--leader-elect/--no-leader-elect",
+    default=False,
+    envvar="HEADWATER_LEADER_ELECT",
+    help="Take a Lease before reconciling, so that several replicas can run.",
+)
+@click.option(
+    "--leader-election-namespace",
+    default="default",
+    show_default=True,
+    envvar="POD_NAMESPACE",
+    help="Namespace of the Lease: the operator's own.",
+)
 @click.option("--verbose", is_flag=True, help="Debug logging.")
 def operator(
     namespaces: tuple[str, ...],
@@ -244,6 +288,12 @@ def operator(
     qps: float,
     burst: int,
     resync_seconds: float,
+    catalog_recheck_seconds: float,
+    dataset_probe_allow: tuple[str, ...],
+    pod_start_timeout: float,
+    workers: int,
+    leader_elect: bool,
+    leader_election_namespace: str,
     verbose: bool,
 ) -> None:
     """Run the Kubernetes operator in the foreground (kubeconfig or in-cluster config)."""
@@ -267,6 +317,14 @@ def operator(
         qps=qps,
         burst=burst,
         resync_seconds=resync_seconds,
+        catalog_recheck_seconds=catalog_recheck_seconds,
+        dataset_probe_allow=tuple(
+            p for value in dataset_probe_allow for p in value.split(",") if p
+        ),
+        pod_start_timeout=pod_start_timeout,
+        workers=workers,
+        leader_election=leader_elect,
+        leader_election_namespace=leader_election_namespace,
     )
     run_operator(settings, verbose=verbose)
 

@@ -538,3 +538,30 @@ def format_duration(elapsed: timedelta) -> str:
     if minutes:
         return f"{minutes}m{seconds}s"
     return f"{seconds}s"
+
+
+def before_start(
+    status: RunStatus | None,
+    generation: int | None,
+    reason: str,
+    message: str,
+    now: datetime,
+    *,
+    failed: bool,
+) -> RunStatus:
+    """The status of a Run that cannot start: Pending, waiting for something to appear
+    (Succeeded Unknown), or Failed at once (an invalid dataflow, unreadable spec)."""
+    status = status or RunStatus()
+    outcome = False if failed else ConditionStatus.UNKNOWN
+    conditions = set_condition(
+        status.conditions, SUCCEEDED, outcome, reason, message, generation, now
+    )
+    conditions = set_condition(conditions, FINISHED, failed, reason, message, generation, now)
+    return status.model_copy(
+        update={
+            "phase": RunPhase.FAILED if failed else RunPhase.PENDING,
+            "conditions": conditions,
+            "finished_at": now if failed else None,
+            "observed_generation": generation,
+        }
+    )

@@ -103,8 +103,9 @@ def test_a_run_sees_only_its_namespace(
     code = wait_for(lambda: ready("function", "from-other"), 60, "from-other's Ready")
     assert code["status"] == "False" and code["reason"] == "CodeNotFound", code
     assert "ConfigMap code" in code["message"], code
+    # The operator never reads Secrets, of this namespace or another: it cannot say.
     secret = wait_for(lambda: ready("dataset", "token"), 60, "token's Ready")
-    assert secret["status"] == "False" and secret["reason"] == "SecretNotFound", secret
+    assert secret["status"] == "Unknown" and secret["reason"] == "NotChecked", secret
 
     def waiting() -> dict | None:
         status = run_status(cluster, namespace, "r")

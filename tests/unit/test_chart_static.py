@@ -213,11 +213,12 @@ def test_rbac_templates_have_no_wildcards() -> None:
             assert not re.match(r'^\s*-\s*["\']?\*["\']?\s*$', line), f"{path.name}: {line}"
 
 
-def test_deployment_is_one_recreated_hardened_replica() -> None:
+def test_deployment_is_hardened_and_its_replicas_elect_a_leader() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["replicaCount"] == 1
     template = (CHART / "templates" / "deployment.yaml").read_text()
-    assert "type: Recreate" in template
+    assert "type: RollingUpdate" in template and "POD_NAMESPACE" in template
+    assert '"--leader-elect"' in (CHART / "templates" / "_helpers.tpl").read_text()
     assert "path: /healthz" in template and "port: health" in template
     pod, container = values["podSecurityContext"], values["securityContext"]
     assert pod["runAsNonRoot"] and pod["runAsUser"] == 65532

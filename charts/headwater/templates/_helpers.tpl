@@ -83,6 +83,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - {{ printf "--qps=%v" .qps | quote }}
 - {{ printf "--burst=%v" .burst | quote }}
 - {{ printf "--resync-seconds=%v" .resyncSeconds | quote }}
+- {{ printf "--pod-start-timeout=%v" .podStartTimeout | quote }}
+{{- range .datasetProbeAllow }}
+- {{ printf "--dataset-probe-allow=%v" . | quote }}
+{{- end }}
+- "--leader-elect"
 {{- if .verbose }}
 - "--verbose"
 {{- end }}
@@ -94,47 +99,47 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The rules the operator needs in each namespace it watches (see README: RBAC). */}}
 {{- define "headwater.namespacedRules" -}}
-# Read the four kinds; the operator never writes their spec.
+# Exactly the calls the operator makes (operator/headwater/controller/kube.py declares
+# each; tests/unit/test_rbac.py checks this list against them).
+# Watch the four kinds (kopf lists, then watches); the operator never writes a spec.
 - apiGroups: ["headwater.dev"]
   resources: ["datasets", "functions", "dataflows"]
-  verbs: ["get", "list", "watch"]
-# Runs: read, and delete once ttlSecondsAfterFinished has passed.
+  verbs: ["list", "watch"]
+# Runs: also read fresh after a lost write race, and deleted after ttlSecondsAfterFinished.
 - apiGroups: ["headwater.dev"]
   resources: ["runs"]
   verbs: ["get", "list", "watch", "delete"]
-# Status is the operator's only output on its own kinds.
+# Status is the operator's only output on its own kinds, written with optimistic locking.
 - apiGroups: ["headwater.dev"]
   resources: ["datasets/status", "functions/status", "dataflows/status", "runs/status"]
-  verbs: ["get", "patch", "update"]
+  verbs: ["update"]
 # Jobs and snapshot ConfigMaps carry an ownerReference to their Run with
 # blockOwnerDeletion, which OwnerReferencesPermissionEnforcement checks against this.
 - apiGroups: ["headwater.dev"]
   resources: ["runs/finalizers"]
   verbs: ["update"]
-# One Job per node; deleted when a Run is stopped.
+# One Job per node; deleted when a Run is stopped or its Pod cannot start.
 - apiGroups: ["batch"]
   resources: ["jobs"]
-  verbs: ["create", "get", "list", "watch", "delete"]
-# Node Pods: exit code and termination message.
+  verbs: ["create", "list", "watch", "delete"]
+# Node Pods: exit code, termination message, why one cannot start.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-# Run snapshots (written once); ConfigMap datasets and code (read).
+  verbs: ["list", "watch"]
+# Run snapshots (written once, read back, watched by label so a deleted one is
+# noticed); ConfigMap code and datasets (read). Secrets are never read: a node that
+# cannot mount one fails with the Pod's reason.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "list", "watch", "create"]
-# Secret datasets are read to check them.
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
 # The per-namespace artifact store claim.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["get", "create"]
-# Events on Runs and catalog objects, by the operator and by kopf.
+  verbs: ["create"]
+# Events on Runs; a stuck Pod's FailedMount warning says which volume is missing.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create", "list"]
 {{- end }}
 
 {{/* A map of resource quantities as name=quantity,… in a stable order. */}}

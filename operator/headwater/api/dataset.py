@@ -85,7 +85,11 @@ class DatasetStatus(ApiModel):
     size: int | None = None
     """Size in bytes."""
     sha256: str | None = None
-    """Hex SHA-256 of the content."""
+    """Hex SHA-256 of the content, where the operator can know it without reading a
+    remote file (inline values, ConfigMap keys, files pushed to the store)."""
+    version: str | None = None
+    """What the source reports for its content (an ETag, version id or modification
+    time); it changes when the content does."""
     format: DataFormat | None = None
     """The format in effect, given or inferred."""
     last_checked: Timestamp | None = None

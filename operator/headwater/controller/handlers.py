@@ -1,81 +1,120 @@
-"""kopf handlers: thin. Each says which object to look at; the services do the rest.
+"""kopf handlers: thin. Each event updates the cache and queues the object to look at;
+worker threads do the rest (see `workqueue`).
 
 Only event handlers are used, no create/update handlers, so kopf keeps no state on our
-objects (no annotations, no finalizers): everything is derived from what the cluster
-shows, and a periodic resync of our own catches what events missed.
+objects (no annotations, no finalizers), and they are async and instant, so a shutdown
+cancels nothing half done. Everything is derived from what the cluster shows; a
+periodic resync from the cache catches what events missed.
 """
 
 import logging
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import kopf
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from headwater.api import GROUP, VERSION, RunPhase, RunStatus
-from headwater.controller import catalog
-from headwater.controller.kube import Kube, Manifest
+from headwater.api import GROUP, VERSION, Dataflow, RunPhase, RunStatus
+from headwater.controller.cache import ObjectCache
+from headwater.controller.catalog import Catalog
+from headwater.controller.kube import Kube, Manifest, Permission
 from headwater.controller.naming import RUN_LABEL
 from headwater.controller.runs import RunReconciler
 from headwater.controller.settings import OperatorSettings
+from headwater.controller.workqueue import Key, Workers, WorkQueue
+from headwater.engine import TERMINAL_PHASES
 
 log = logging.getLogger(__name__)
 CATALOG = ("datasets", "functions", "dataflows")
-VOLATILE_STATUS_FIELDS = ("lastChecked",)
+SHUTDOWN_SECONDS = 3.0
+RELIST_SECONDS = 300.0
+"""How often the cache is listed afresh, the net under what no watch event tells."""
+
+WATCHED = (
+    (GROUP, "runs"),
+    *((GROUP, plural) for plural in CATALOG),
+    ("batch", "jobs"),
+    ("", "pods"),
+    ("", "configmaps"),
+)
+"""(API group, resource) of every kopf watch; each needs list and watch. Jobs, Pods and
+ConfigMaps are watched with a label selector on the server: only what the operator
+made."""
+SNAPSHOT_SELECTOR = f"{RUN_LABEL},app.kubernetes.io/component=snapshot"
+WATCH_PERMISSIONS = {
+    Permission(group, resource, verb) for group, resource in WATCHED for verb in ("list", "watch")
+}
 
 
 @dataclass
 class Services:
     kube: Kube
+    cache: ObjectCache
+    queue: WorkQueue
     settings: OperatorSettings
     runs: RunReconciler
+    catalog: Catalog
 
-    def status_of(self, plural: str, body: Manifest) -> BaseModel:
-        if plural == "datasets":
-            return catalog.dataset_status(body, self.kube, self.settings)
-        if plural == "functions":
-            return catalog.function_status(body, self.kube)
-        return catalog.dataflow_status(body, self.kube)
+    def handle(self, key: Key) -> None:
+        """Reconcile one queued object."""
+        kind, namespace, name = key
+        if kind == "runs":
+            self.runs.reconcile(namespace, name)
+        else:
+            self.catalog.check(kind, namespace, name)
 
-    def check(self, plural: str, namespace: str, name: str) -> None:
-        """Recompute a catalog object's status; write it only when it says something new."""
-        body = self.kube.get(plural, namespace, name)
-        if body is None:
-            return
-        status = self.status_of(plural, body).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
-        if _comparable(status) != _comparable(body.get("status") or {}):
-            self.kube.replace_status(plural, namespace, name, status)
+    def prime(self) -> None:
+        """Fill the cache with one LIST of each kind before any reconcile, so that no Run
+        is judged on Jobs not yet seen; then queue everything once."""
+        self.relist()
+        for kind in ("runs", *CATALOG):
+            for body in self.cache.items(kind):
+                self.queue.add(_key(kind, body))
 
-    def dependents_changed(self, plural: str, namespace: str) -> None:
-        """A Function change re-validates the namespace's Dataflows; any catalog change
-        may unblock Runs waiting for it."""
-        if plural == "functions":
-            for dataflow in self.kube.list_objects("dataflows", namespace):
-                _guarded(self.check, "dataflows", namespace, dataflow["metadata"]["name"])
-        for run in self.kube.list_objects("runs", namespace):
-            if _pending(run):
-                _guarded(self.runs.reconcile, namespace, run["metadata"]["name"])
+    def relist(self) -> None:
+        """LIST every kind into the cache: what the watches cannot tell, such as an
+        object deleted before a watch began."""
+        namespaces: list[str | None] = list(self.settings.namespaces) or [None]
+        for kind in ("runs", *CATALOG, "jobs", "pods"):
+            for namespace in namespaces:
+                if kind in ("jobs", "pods"):
+                    found, listed_at = self.kube.list_run_objects(kind, namespace)
+                else:
+                    found, listed_at = self.kube.list_objects(kind, namespace)
+                self.cache.replace(kind, found, listed_at, namespace)
 
     def resync(self) -> None:
-        """Look at everything again: the safety net under missed events."""
-        namespaces: list[str | None] = list(self.settings.namespaces) or [None]
-        for namespace in namespaces:
-            for plural in CATALOG:
-                for item in self.kube.list_objects(plural, namespace):
-                    _guarded(
-                        self.check, plural, item["metadata"]["namespace"], item["metadata"]["name"]
-                    )
-            for run in self.kube.list_objects("runs", namespace):
-                _guarded(self.runs.reconcile, run["metadata"]["namespace"], run["metadata"]["name"])
+        """Queue again every Run in flight and every catalog object due for a check,
+        from the cache: the net under missed events, costing no API request."""
+        for body in self.cache.items("runs"):
+            if not _finished(body):
+                self.queue.add(_key("runs", body))
+        for kind in CATALOG:
+            for body in self.cache.items(kind):
+                if self.catalog.due(kind, body):
+                    self.queue.add(_key(kind, body))
+
+    def dependents_changed(self, plural: str, namespace: str, name: str) -> None:
+        """A Function change re-validates the Dataflows that use it; any catalog change
+        may unblock Runs of the namespace waiting for it."""
+        if plural == "functions":
+            for body in self.cache.items("dataflows", namespace):
+                if _uses(body, name):
+                    self.queue.add(_key("dataflows", body))
+        for body in self.cache.items("runs", namespace):
+            if _pending(body):
+                self.queue.add(_key("runs", body))
 
 
-def _observed_generation(body: Manifest) -> int | None:
-    status = body.get("status")
-    return status.get("observedGeneration") if isinstance(status, dict) else None
+def _key(kind: str, body: Manifest) -> Key:
+    return (kind, body["metadata"].get("namespace") or "", body["metadata"]["name"])
+
+
+def _finished(run: Manifest) -> bool:
+    phase = (run.get("status") or {}).get("phase")
+    return phase in {p.value for p in TERMINAL_PHASES}
 
 
 def _pending(run: Manifest) -> bool:
@@ -87,60 +126,115 @@ def _pending(run: Manifest) -> bool:
     return status.phase == RunPhase.PENDING
 
 
-def _comparable(status: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in status.items() if k not in VOLATILE_STATUS_FIELDS}
-
-
-def _guarded(action: Callable[..., None], *args: str) -> None:
+def _uses(dataflow: Manifest, function: str) -> bool:
     try:
-        action(*args)
-    except Exception:
-        log.exception("resync of %s failed", "/".join(args))
+        spec = Dataflow.model_validate(dataflow).spec
+    except ValidationError:
+        return True  # its check will say what is wrong
+    return any(node.function == function for node in spec.nodes)
 
 
-def register(registry: kopf.OperatorRegistry, services: Services) -> None:
+def _changed_spec(body: Manifest) -> bool:
+    """False for our own status writes: the spec's generation is already observed."""
+    status = body.get("status")
+    observed = status.get("observedGeneration") if isinstance(status, dict) else None
+    return observed != body["metadata"].get("generation")
+
+
+def register(registry: kopf.OperatorRegistry, services: Services) -> Workers:
+    """Register the handlers; the workers they start, for the health check."""
+    cache, queue = services.cache, services.queue
+    workers = Workers(queue, services.handle, count=services.settings.workers)
+    stop = threading.Event()
+
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # The same kubeconfig or in-cluster credentials the kubernetes client uses.
         return kopf.login_via_client(**kwargs)
 
     @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        settings.posting.level = logging.WARNING
+    def start(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.enabled = False  # our Events are our own, on our objects
+        settings.scanning.disabled = True  # the CRDs are known; no cluster-wide CRD watch
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
-        settings.execution.max_workers = 8
+        settings.watching.label_selectors["batch", "jobs"] = RUN_LABEL
+        settings.watching.label_selectors["", "pods"] = RUN_LABEL
+        settings.watching.label_selectors["", "configmaps"] = SNAPSHOT_SELECTOR
+        services.prime()
+        workers.start()
 
-    @kopf.on.startup(registry=registry)
-    def start_resync(**_: Any) -> None:
-        stop = threading.Event()
-
-        def loop() -> None:
+        def resync_loop() -> None:
+            relisted = time.monotonic()
             while not stop.wait(services.settings.resync_seconds):
-                _guarded(services.resync)
+                try:
+                    if time.monotonic() - relisted >= RELIST_SECONDS:
+                        services.relist()
+                        relisted = time.monotonic()
+                    services.resync()
+                except Exception:
+                    log.exception("resync failed")
 
-        threading.Thread(target=loop, name="headwater-resync", daemon=True).start()
+        threading.Thread(target=resync_loop, name="headwater-resync", daemon=True).start()
 
-    @kopf.on.event(GROUP, VERSION, "runs", registry=registry)
-    def run_changed(type: str | None, namespace: str, name: str, **_: Any) -> None:
+    @kopf.on.cleanup(registry=registry)
+    def cleanup(**_: Any) -> None:
+        stop.set()
+        workers.stop(timeout=SHUTDOWN_SECONDS)
+
+    @kopf.on.event(GROUP, VERSION, "runs", registry=registry, id="runs")
+    async def run_event(event: dict[str, Any], type: str | None, **_: Any) -> None:
+        body = event["object"]
         if type == "DELETED":
-            services.runs.forget(namespace, name)
-            return
-        services.runs.reconcile(namespace, name)
+            metadata = body["metadata"]
+            cache.remove("runs", metadata["namespace"], metadata["name"])
+            services.runs.forget(body)
+        elif cache.put("runs", body):
+            queue.add(_key("runs", body))
 
-    @kopf.on.event("batch", "v1", "jobs", labels={RUN_LABEL: kopf.PRESENT}, registry=registry)
-    def job_changed(namespace: str, labels: dict[str, str], **_: Any) -> None:
-        services.runs.reconcile(namespace, labels[RUN_LABEL])
+    @kopf.on.event("", "v1", "configmaps", labels={RUN_LABEL: kopf.PRESENT}, registry=registry)
+    async def snapshot_event(event: dict[str, Any], type: str | None, **_: Any) -> None:
+        if type == "DELETED":
+            services.runs.snapshot_deleted(event["object"])
 
+    for kind in ("jobs", "pods"):
+        _register_run_scoped(registry, services, kind)
     for plural in CATALOG:
         _register_catalog(registry, services, plural)
+
+    return workers
+
+
+def _register_run_scoped(registry: kopf.OperatorRegistry, services: Services, kind: str) -> None:
+    group, version = ("batch", "v1") if kind == "jobs" else ("", "v1")
+
+    @kopf.on.event(
+        group, version, kind, labels={RUN_LABEL: kopf.PRESENT}, registry=registry, id=kind
+    )
+    async def changed(event: dict[str, Any], type: str | None, **_: Any) -> None:
+        body = event["object"]
+        metadata = body["metadata"]
+        namespace = metadata.get("namespace") or ""
+        if type == "DELETED":
+            services.cache.remove(kind, namespace, metadata["name"])
+        elif not services.cache.put(kind, body):
+            return
+        run = (metadata.get("labels") or {}).get(RUN_LABEL)
+        if run:
+            services.queue.add(("runs", namespace, run))
 
 
 def _register_catalog(registry: kopf.OperatorRegistry, services: Services, plural: str) -> None:
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-changed")
-    def changed(type: str | None, body: Manifest, namespace: str, name: str, **_: Any) -> None:
-        if type != "DELETED":
-            if _observed_generation(body) == body["metadata"].get("generation"):
+    async def changed(event: dict[str, Any], type: str | None, **_: Any) -> None:
+        body = event["object"]
+        metadata = body["metadata"]
+        namespace, name = metadata.get("namespace") or "", metadata["name"]
+        if type == "DELETED":
+            services.cache.remove(plural, namespace, name)
+            services.catalog.forget(plural, body)
+        else:
+            if not services.cache.put(plural, body) or not _changed_spec(body):
                 return  # our own status write, or nothing new; the resync re-checks
-            services.check(plural, namespace, name)
-        services.dependents_changed(plural, namespace)
+            services.queue.add((plural, namespace, name))
+        services.dependents_changed(plural, namespace, name)

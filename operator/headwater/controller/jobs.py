@@ -1,12 +1,12 @@
-"""A node's Job, built by a pure function, and a node's state read back from its Job
-and Pods. Nothing here talks to the API server."""
+"""A node's Job, built by a pure function from the Run, the node and the snapshot.
+Nothing here talks to the API server."""
 
 import json
-from datetime import datetime
 from typing import Any
 
-from headwater.api import EnvVar, FunctionSpec, NodePhase, Run
+from headwater.api import EnvVar, FunctionSpec, Run
 from headwater.controller.naming import (
+    CONTAINER,
     TASK_ANNOTATION,
     bounded,
     job_name,
@@ -15,13 +15,10 @@ from headwater.controller.naming import (
     snapshot_name,
 )
 from headwater.controller.settings import STORE_MOUNT_PATH, OperatorSettings
-from headwater.engine import ObservedNode
 from headwater.runner.errors import EXIT_BAD_INPUT
-from headwater.runner.result import RunnerResult, parse_result
 from headwater.snapshot import Snapshot
 from headwater.task import Task
 
-CONTAINER = "node"
 TASK_DIR = "/etc/headwater/task"
 CODE_DIR = "/etc/headwater/code"
 DATASETS_DIR = "/var/run/headwater/datasets"
@@ -211,74 +208,3 @@ def _volumes(
         volumes.append({"name": volume, **source})
         mounts.append({"name": volume, "mountPath": f"{DATASETS_DIR}/{name}", "readOnly": True})
     return volumes, mounts
-
-
-def observe_job(job: Manifest, pods: list[Manifest]) -> ObservedNode:
-    """A node's state as its Job and newest Pod show it."""
-    status = job.get("status") or {}
-    conditions = {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
-    newest = max(pods, key=_created, default=None)
-    terminated = _terminated(newest) if newest else {}
-    result = _result(terminated.get("message"))
-    attempts = int(status.get("failed", 0)) + int(status.get("succeeded", 0))
-    attempts += int(status.get("active", 0))
-    name = job["metadata"]["name"]
-    started = _time(status.get("startTime"))
-    if "Complete" in conditions:
-        return ObservedNode(
-            NodePhase.SUCCEEDED,
-            attempts=max(attempts, 1),
-            exit_code=terminated.get("exitCode", 0),
-            message=result.message or None,
-            started_at=started,
-            finished_at=_time(status.get("completionTime"))
-            or _time(conditions["Complete"].get("lastTransitionTime")),
-            outputs=result.outputs or None,
-            job=name,
-        )
-    if "Failed" in conditions:
-        failed = conditions["Failed"]
-        message = result.message or _job_failure(failed, terminated)
-        return ObservedNode(
-            NodePhase.FAILED,
-            attempts=max(attempts, 1),
-            exit_code=terminated.get("exitCode"),
-            message=message,
-            started_at=started,
-            finished_at=_time(failed.get("lastTransitionTime")),
-            job=name,
-        )
-    return ObservedNode(NodePhase.RUNNING, attempts=max(attempts, 1), started_at=started, job=name)
-
-
-def _created(pod: Manifest) -> str:
-    return pod["metadata"].get("creationTimestamp") or ""
-
-
-def _terminated(pod: Manifest) -> Manifest:
-    for container in (pod.get("status") or {}).get("containerStatuses") or []:
-        if container.get("name") == CONTAINER:
-            return (container.get("state") or {}).get("terminated") or {}
-    return {}
-
-
-def _result(message: str | None) -> RunnerResult:
-    """The runner's result, from the termination message; other text (a log tail when
-    the runner died before writing it) becomes the message."""
-    parsed = parse_result(message)
-    if parsed is not None:
-        return parsed
-    lines = (message or "").strip().splitlines()
-    return RunnerResult(exit_code=-1, message=lines[-1] if lines else "")
-
-
-def _job_failure(condition: Manifest, terminated: Manifest) -> str:
-    reason = condition.get("reason") or "Failed"
-    detail = condition.get("message") or ""
-    if terminated.get("reason") and terminated.get("reason") not in detail:
-        detail = f"{detail} (container {terminated['reason']})".strip()
-    return f"{reason}: {detail}" if detail else reason
-
-
-def _time(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

@@ -1,16 +1,25 @@
-"""The only module that talks to the Kubernetes API: reads, creates, status patches,
-Events, all through one client and one rate limiter."""
+"""The only module that calls the Kubernetes API: every read and write, through one
+client and one rate limiter, each call declaring the permission it needs.
+
+The declarations are the operator's RBAC: `PERMISSIONS` (with what kopf's watches need,
+in `handlers.WATCHED`) is what the chart grants, and a test checks that the two agree,
+so the operator is granted exactly what its code uses.
+"""
 
 import base64
+import functools
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from prometheus_client import Counter
 
 from headwater.api import GROUP, VERSION, now
 from headwater.api.base import format_time
@@ -21,6 +30,48 @@ from headwater.references import KeyValues
 Manifest = dict[str, Any]
 API_WORKERS = 8
 log = logging.getLogger(__name__)
+
+API_REQUESTS = Counter(
+    "headwater_api_requests_total",
+    "Kubernetes API requests the operator made (watches not included)",
+    ["verb", "resource"],
+)
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    """One RBAC rule the operator's code needs."""
+
+    group: str
+    resource: str
+    verb: str
+    scope: str = "namespaced"
+    """namespaced: in every served namespace; operator: in the operator's own namespace."""
+
+
+PERMISSIONS: set[Permission] = set()
+"""Filled by `needs` as the module loads: every call below declares its permission."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def needs(group: str, resource: str, verb: str, scope: str = "namespaced") -> Callable:
+    """Declare the permission a call needs, count the call, and rate-limit it."""
+    PERMISSIONS.add(Permission(group, resource, verb, scope))
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            kube = args[0]
+            assert isinstance(kube, Kube)
+            kube.limiter.acquire()
+            API_REQUESTS.labels(verb, resource).inc()
+            return method(*args, **kwargs)
+
+        return call
+
+    return decorate
 
 
 class RateLimiter:
@@ -56,18 +107,23 @@ def load_client_config() -> client.Configuration:
     return configuration
 
 
+class Conflict(Exception):
+    """A write lost a race: the object changed since it was read."""
+
+
 class Kube:
     def __init__(self, settings: OperatorSettings, configuration: client.Configuration) -> None:
         self.api = client.ApiClient(configuration)
         self.custom = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
         self.batch = client.BatchV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
         self.limiter = RateLimiter(settings.qps, settings.burst)
         self.settings = settings
         self.workers = ThreadPoolExecutor(max_workers=API_WORKERS, thread_name_prefix="kube")
 
     def close(self) -> None:
-        self.workers.shutdown(wait=False)
+        self.workers.shutdown(wait=False, cancel_futures=True)
         self.api.close()
 
     def _plain(self, obj: Any) -> Manifest:
@@ -75,61 +131,73 @@ class Kube:
 
     # Our resources.
 
-    def get(self, plural: str, namespace: str, name: str) -> Manifest | None:
-        self.limiter.acquire()
+    @needs(GROUP, "runs", "get")
+    def get_run(self, namespace: str, name: str) -> Manifest | None:
+        """A Run read fresh, after a write lost a race with a newer version."""
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "runs", name)
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
 
-    def list_objects(self, plural: str, namespace: str | None) -> list[Manifest]:
-        """Objects of one kind in a namespace, or in all of them (namespace None)."""
+    def list_objects(self, plural: str, namespace: str | None) -> tuple[list[Manifest], str]:
+        """Objects of one of our kinds in a namespace, or all (namespace None), and the
+        resourceVersion of the list; the permission is kopf's list for its watch."""
         self.limiter.acquire()
+        API_REQUESTS.labels("list", plural).inc()
         if namespace is None:
             found = self.custom.list_cluster_custom_object(GROUP, VERSION, plural)
         else:
             found = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
-        return found.get("items", [])
+        return list(found.get("items", [])), str(found["metadata"]["resourceVersion"])
 
-    def replace_status(self, plural: str, namespace: str, name: str, status: Manifest) -> None:
-        """Replace the whole status in one JSON patch, so fields that went away go away."""
+    def replace_status(self, plural: str, body: Manifest, status: Manifest) -> Manifest | None:
+        """Write the whole status, only over the version read (`body`'s resourceVersion);
+        the object as stored afterwards, None if it is gone. Raises Conflict."""
         self.limiter.acquire()
-        patch = [{"op": "add", "path": "/status", "value": status}]
+        API_REQUESTS.labels("update", f"{plural}/status").inc()
+        metadata = body["metadata"]
+        updated = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": body.get("kind"),
+            "metadata": {
+                "name": metadata["name"],
+                "namespace": metadata["namespace"],
+                "resourceVersion": metadata["resourceVersion"],
+            },
+            "spec": body.get("spec"),
+            "status": status,
+        }
         try:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                patch,
-                _content_type="application/json-patch+json",
+            return dict(
+                self.custom.replace_namespaced_custom_object_status(
+                    GROUP, VERSION, metadata["namespace"], plural, metadata["name"], updated
+                )
             )
         except ApiException as error:
-            if error.status != 404:  # deleted meanwhile: nothing to report to
-                raise
+            if error.status == 404:
+                return None
+            if error.status == 409:
+                raise Conflict(f"{plural} {metadata['name']} changed since it was read") from None
+            raise
 
-    def delete_custom(self, plural: str, namespace: str, name: str) -> None:
-        self.limiter.acquire()
+    @needs(GROUP, "runs", "delete")
+    def delete_run(self, namespace: str, name: str) -> None:
         try:
             self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, name, propagation_policy="Background"
+                GROUP, VERSION, namespace, "runs", name, propagation_policy="Background"
             )
         except ApiException as error:
             if error.status != 404:
                 raise
 
-    # ConfigMaps, Secrets, PVCs.
+    # ConfigMaps and PVCs. Secrets are never read: a node that cannot mount one says so.
 
-    def key_values(self, kind: str, namespace: str, name: str) -> dict[str, bytes] | None:
-        """A ConfigMap's or Secret's keys, decoded; None when it does not exist."""
-        self.limiter.acquire()
+    @needs("", "configmaps", "get")
+    def config_map_values(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        """A ConfigMap's keys, decoded; None when it does not exist."""
         try:
-            if kind == "Secret":
-                secret = self.core.read_namespaced_secret(name, namespace)
-                return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
             config_map = self.core.read_namespaced_config_map(name, namespace)
         except ApiException as error:
             if error.status == 404:
@@ -141,18 +209,18 @@ class Kube:
 
     def config_maps_of(self, namespace: str) -> KeyValues:
         """A lookup of the namespace's ConfigMaps by name, for headwater.references."""
-        return lambda name: self.key_values("ConfigMap", namespace, name)
+        return lambda name: self.config_map_values(namespace, name)
 
+    @needs("", "configmaps", "create")
     def create_config_map(self, manifest: Manifest) -> None:
-        self.limiter.acquire()
         try:
             self.core.create_namespaced_config_map(manifest["metadata"]["namespace"], manifest)
         except ApiException as error:
             if error.status != 409:
                 raise
 
+    @needs("", "configmaps", "get")
     def read_config_map(self, namespace: str, name: str) -> Manifest | None:
-        self.limiter.acquire()
         try:
             return self._plain(self.core.read_namespaced_config_map(name, namespace))
         except ApiException as error:
@@ -160,8 +228,9 @@ class Kube:
                 return None
             raise
 
+    @needs("", "persistentvolumeclaims", "create")
     def ensure_pvc(self, namespace: str) -> None:
-        """The namespace's artifact store claim, made once; an existing one is left as is."""
+        """The namespace's artifact store claim; an existing one is left as is."""
         store = self.settings.store
         spec: Manifest = {
             "accessModes": [store.pvc_access_mode],
@@ -183,39 +252,49 @@ class Kube:
             },
             "spec": spec,
         }
-        self.limiter.acquire()
         try:
             self.core.create_namespaced_persistent_volume_claim(namespace, manifest)
         except ApiException as error:
             if error.status != 409:
                 raise
 
-    # Jobs and Pods of a run.
+    # Jobs and Pods of runs: listed once at start, then known from the watches.
 
-    def jobs_of(self, namespace: str, run: str) -> list[Manifest]:
+    def list_run_objects(self, kind: str, namespace: str | None) -> tuple[list[Manifest], str]:
+        """Every Job or Pod labelled with a Run, and the list's resourceVersion; the
+        permission is kopf's list."""
         self.limiter.acquire()
-        found = self.batch.list_namespaced_job(namespace, label_selector=f"{RUN_LABEL}={run}")
-        return [self._plain(j) for j in found.items]
+        API_REQUESTS.labels("list", kind).inc()
+        selector = RUN_LABEL
+        if kind == "jobs":
+            found = (
+                self.batch.list_job_for_all_namespaces(label_selector=selector)
+                if namespace is None
+                else self.batch.list_namespaced_job(namespace, label_selector=selector)
+            )
+        else:
+            found = (
+                self.core.list_pod_for_all_namespaces(label_selector=selector)
+                if namespace is None
+                else self.core.list_namespaced_pod(namespace, label_selector=selector)
+            )
+        return [self._plain(item) for item in found.items], str(found.metadata.resource_version)
 
-    def pods_of(self, namespace: str, run: str) -> list[Manifest]:
-        self.limiter.acquire()
-        found = self.core.list_namespaced_pod(namespace, label_selector=f"{RUN_LABEL}={run}")
-        return [self._plain(p) for p in found.items]
-
-    def create_jobs(self, manifests: list[Manifest]) -> tuple[int, dict[str, str]]:
-        """Create Jobs side by side (a fan-out makes many at once): how many were new,
+    def create_jobs(self, manifests: list[Manifest]) -> tuple[list[Manifest], dict[str, str]]:
+        """Create Jobs side by side (a fan-out makes many at once): the Jobs as created,
         and the Jobs the API server rejected as invalid, name → its message."""
-        created, rejected = 0, {}
+        created: list[Manifest] = []
+        rejected: dict[str, str] = {}
         for manifest, outcome in zip(
             manifests, self.workers.map(self._create_or_rejection, manifests), strict=True
         ):
             if isinstance(outcome, str):
                 rejected[manifest["metadata"]["name"]] = outcome
-            else:
-                created += outcome
+            elif outcome is not None:
+                created.append(outcome)
         return created, rejected
 
-    def _create_or_rejection(self, manifest: Manifest) -> bool | str:
+    def _create_or_rejection(self, manifest: Manifest) -> Manifest | str | None:
         try:
             return self.create_job(manifest)
         except ApiException as error:
@@ -223,31 +302,43 @@ class Kube:
                 raise
             return api_message(error)
 
-    def create_job(self, manifest: Manifest) -> bool:
-        """True when this call made it; False when it existed (a retried reconcile)."""
-        self.limiter.acquire()
+    @needs("batch", "jobs", "create")
+    def create_job(self, manifest: Manifest) -> Manifest | None:
+        """The Job as created; None when it existed already (a retried reconcile)."""
         try:
-            self.batch.create_namespaced_job(manifest["metadata"]["namespace"], manifest)
+            job = self.batch.create_namespaced_job(manifest["metadata"]["namespace"], manifest)
         except ApiException as error:
             if error.status == 409:
-                return False
+                return None
             raise
-        return True
+        return self._plain(job)
 
+    @needs("batch", "jobs", "delete")
     def delete_job(self, namespace: str, name: str) -> None:
         """Delete with Background propagation: its Pods go too."""
-        self.limiter.acquire()
         try:
             self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
         except ApiException as error:
             if error.status != 404:
                 raise
 
+    @needs("", "events", "list")
+    def warnings_about(self, namespace: str, kind: str, name: str) -> list[Manifest]:
+        """Warning Events on one object, newest last: why a Pod cannot mount a volume,
+        which its status does not say."""
+        found = self.core.list_namespaced_event(
+            namespace,
+            field_selector=(f"involvedObject.kind={kind},involvedObject.name={name},type=Warning"),
+        )
+        events = [self._plain(e) for e in found.items]
+        return sorted(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
     def event(self, involved: Manifest, reason: str, message: str, warning: bool = False) -> None:
         """A core/v1 Event on one of our objects, as `kubectl describe` shows them; posted
         in the background, since nothing waits on it."""
         self.workers.submit(self._post_event, involved, reason, message, warning)
 
+    @needs("", "events", "create")
     def _post_event(self, involved: Manifest, reason: str, message: str, warning: bool) -> None:
         metadata = involved["metadata"]
         stamp = format_time(now())
@@ -273,11 +364,26 @@ class Kube:
             "source": {"component": MANAGER},
             "reportingComponent": MANAGER,
         }
-        self.limiter.acquire()
         try:
             self.core.create_namespaced_event(metadata["namespace"], body)
         except Exception:  # events are best effort: say so and go on
             log.warning("could not post event %s on %s", reason, metadata["name"], exc_info=True)
+
+
+# Status writes of the catalog kinds and the leader-election Lease go through
+# CustomObjectsApi and LeaseElector; their permissions are declared here by hand.
+PERMISSIONS |= {
+    Permission(GROUP, f"{plural}/status", "update")
+    for plural in ("runs", "datasets", "functions", "dataflows")
+}
+# Jobs and snapshots are owned by their Run with blockOwnerDeletion, which the
+# OwnerReferencesPermissionEnforcement admission plugin allows only to whoever may
+# update the owner's finalizers.
+PERMISSIONS.add(Permission(GROUP, "runs/finalizers", "update"))
+PERMISSIONS |= {
+    Permission("coordination.k8s.io", "leases", verb, "operator")
+    for verb in ("get", "create", "update")
+}
 
 
 def api_message(error: ApiException) -> str:

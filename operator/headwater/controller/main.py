@@ -1,14 +1,30 @@
-"""Start the operator: clients and settings once, then kopf in the foreground."""
+"""Start the operator: clients and settings once, leadership if asked, then kopf in the
+foreground."""
 
 import logging
+import os
+import sys
+import threading
 
 import kopf
 import prometheus_client
 
+from headwater.controller.cache import ObjectCache
+from headwater.controller.catalog import Catalog
 from headwater.controller.handlers import Services, register
+from headwater.controller.health import HealthServer
 from headwater.controller.kube import Kube, load_client_config
+from headwater.controller.leadership import LeaseElector
 from headwater.controller.runs import RunReconciler
 from headwater.controller.settings import OperatorSettings
+from headwater.controller.workqueue import Workers, WorkQueue
+
+log = logging.getLogger(__name__)
+EXIT_LOST_LEADERSHIP = 3
+RECURSION_LIMIT = 50_000
+"""The API server accepts JSON nested 10,000 deep; parsing such an object (kopf's
+watch does) must not raise RecursionError and stop the operator for everyone. The
+models then reject it with a condition."""
 
 
 def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
@@ -16,24 +32,65 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # kopf logs every event's body at debug level; env values and code included.
+    # and "Handler … succeeded" at info for every event: only its warnings are news here.
+    logging.getLogger("kopf").setLevel(logging.INFO)
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     kube = Kube(settings, load_client_config())
-    services = Services(kube, settings, RunReconciler(kube, settings))
-    registry = kopf.OperatorRegistry()
-    register(registry, services)
+    workers: list[Workers] = []
+    health = None
+    if settings.health_port:
+        health = HealthServer(
+            settings.metrics_host,
+            settings.health_port,
+            lambda: workers[0].longest_busy() if workers else 0.0,
+        )
+        health.start()
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    liveness = (
-        f"http://{settings.metrics_host}:{settings.health_port}/healthz"
-        if settings.health_port
-        else None
+    stop = threading.Event()
+    elector = None
+    if settings.leader_election:
+        elector = LeaseElector(
+            kube.coordination, settings.leader_election_namespace, settings.leader_election_name
+        )
+        if not elector.acquire(stop):
+            return
+        elector.keep(_lost_leadership, stop)
+    if health is not None:
+        health.role = "leader"
+    cache, queue = ObjectCache(), WorkQueue()
+    services = Services(
+        kube,
+        cache,
+        queue,
+        settings,
+        RunReconciler(kube, cache, queue, settings),
+        Catalog(kube, cache, queue, settings),
     )
+    registry = kopf.OperatorRegistry()
+    workers.append(register(registry, services))
     try:
         kopf.run(
             registry=registry,
             standalone=True,
             namespaces=settings.namespaces,
             clusterwide=not settings.namespaces,
-            liveness_endpoint=liveness,
         )
     finally:
+        stop.set()
+        services.catalog.prober.close()
+        if elector is not None:
+            elector.release()
+        if health is not None:
+            health.stop()
         kube.close()
+
+
+def _lost_leadership() -> None:
+    """Another replica leads now, or may at any moment: stop acting at once, and let
+    the Deployment start this one again as a standby."""
+    log.error("lost the lease; exiting so that only the leader reconciles")
+    logging.shutdown()
+    os._exit(EXIT_LOST_LEADERSHIP)

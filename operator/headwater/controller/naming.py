@@ -9,6 +9,8 @@ NODE_LABEL = "headwater.dev/node"
 DATAFLOW_LABEL = "headwater.dev/dataflow"
 TASK_ANNOTATION = "headwater.dev/task"
 MANAGER = "headwater-operator"
+CONTAINER = "node"
+"""The one container of a node's Pod."""
 MAX_NAME = 63
 
 

@@ -1,105 +1,184 @@
-"""Reconcile one Run: read it and the Jobs it owns, let the engine decide, act, and
-write the status in one patch. Level-triggered: any event just says when to look."""
+"""Reconcile one Run: read it and the Jobs and Pods it owns from the cache, let the
+engine decide, act, and write the whole status in one optimistic write.
+
+Level-triggered: any event only queues the Run; what happens next is worked out from
+what the cluster shows. Reads come from the watch-fed cache, so a reconcile costs API
+requests only for what it changes: the Jobs it creates or deletes, one status write,
+Events. A write that lost a race (409) re-reads the Run and tries again.
+"""
 
 import logging
-import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from headwater.api import (
-    NodePhase,
-    Run,
-    RunPhase,
-    RunStatus,
-    now,
-    set_condition,
-)
+from headwater.api import NodePhase, Run, RunPhase, RunSpec, RunStatus, now
 from headwater.controller import metrics
-from headwater.controller.jobs import job_manifest, observe_job
-from headwater.controller.kube import Kube, Manifest
+from headwater.controller.cache import ObjectCache
+from headwater.controller.jobs import job_manifest
+from headwater.controller.kube import Conflict, Kube, Manifest
 from headwater.controller.naming import NODE_LABEL, job_name
+from headwater.controller.observe import PodTrouble, observe_job, pod_trouble
 from headwater.controller.settings import OperatorSettings
 from headwater.controller.snapshots import Invalid, NotReady, load_or_freeze
-from headwater.engine import TERMINAL_PHASES, Decision, ObservedNode, step
+from headwater.controller.workqueue import WorkQueue
+from headwater.engine import TERMINAL_PHASES, Decision, ObservedNode, before_start, step
 from headwater.graph import Graph, build_graph
 from headwater.planning import PlanningError, build_task
 from headwater.snapshot import Snapshot
+from headwater.status_budget import expand, fit
 
 log = logging.getLogger(__name__)
 PLURAL = "runs"
 JOB_DEADLINE_MARGIN_SECONDS = 10
+SNAPSHOTS_KEPT = 1024
+"""Snapshots held in memory, by Run uid; they never change, so a reconcile reads its
+ConfigMap once, not on every Job event."""
+WARNING_RECHECK_SECONDS = 10.0
+
+
+@dataclass
+class Frozen:
+    snapshot: Snapshot
+    graph: Graph
 
 
 @dataclass
 class RunReconciler:
     kube: Kube
+    cache: ObjectCache
+    queue: WorkQueue
     settings: OperatorSettings
-    locks: defaultdict[tuple[str, str], threading.Lock] = field(
-        default_factory=lambda: defaultdict(threading.Lock)
-    )
-    wakeups: dict[tuple[str, str], tuple[datetime, threading.Timer]] = field(default_factory=dict)
-    claimed: set[str] = field(default_factory=set)
-    """Namespaces whose artifact-store PVC this process has made sure of."""
+    frozen: OrderedDict[str, Frozen] = field(default_factory=OrderedDict)
+    mount_warnings: dict[str, tuple[datetime, str | None]] = field(default_factory=dict)
+    """Pod → when its Warning Events were last read, and the FailedMount message."""
+    unreadable: set[str] = field(default_factory=set)
+    """Run uids whose status this version cannot read; said once, then left alone."""
 
     def reconcile(self, namespace: str, name: str) -> None:
-        """One look at the Run; safe to call any number of times, from any thread."""
-        with self.locks[(namespace, name)], metrics.RECONCILE_SECONDS.time():
+        """One look at the Run; safe to call any number of times."""
+        with metrics.RECONCILE_SECONDS.time():
             try:
                 self._reconcile(namespace, name)
             except Exception:
                 metrics.RECONCILE_ERRORS.inc()
                 raise
 
-    def forget(self, namespace: str, name: str) -> None:
-        with self.locks[(namespace, name)]:
-            pending = self.wakeups.pop((namespace, name), None)
-            if pending is not None:
-                pending[1].cancel()
-            metrics.forget_run(namespace, name)
-        self.locks.pop((namespace, name), None)
+    def forget(self, body: Manifest) -> None:
+        """The Run is gone: drop what is held for it."""
+        metadata = body["metadata"]
+        self.frozen.pop(metadata.get("uid") or "", None)
+        self.queue.forget((PLURAL, metadata["namespace"], metadata["name"]))
+        metrics.forget_run(metadata["namespace"], metadata["name"])
+
+    def snapshot_deleted(self, config_map: Manifest) -> None:
+        """A Run's snapshot ConfigMap went away: its Run (if it lives) looks again, and
+        finds it lost instead of carrying on with a copy its Jobs can no longer mount."""
+        metadata = config_map["metadata"]
+        for owner in metadata.get("ownerReferences") or []:
+            if owner.get("kind") == "Run":
+                self.frozen.pop(owner.get("uid") or "", None)
+                self.queue.add((PLURAL, metadata["namespace"], owner["name"]))
 
     def _reconcile(self, namespace: str, name: str) -> None:
-        body = self.kube.get(PLURAL, namespace, name)
+        body = self.cache.get(PLURAL, namespace, name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             return
-        try:
-            run = Run.model_validate(body)
-        except ValidationError as error:
-            self._write(body, None, _invalid_spec(body, str(error)))
+        run = self._parse(body)
+        if run is None:
             return
         status = run.status or RunStatus()
         if status.phase in TERMINAL_PHASES:
             self._expire(run)
             return
         try:
-            snapshot = load_or_freeze(run, self.kube, self.settings)
+            self._make_way(run)
+            frozen = self._snapshot(run)
         except NotReady as waiting:
-            self._write(body, run.status, _waiting(run, waiting.reason, str(waiting)))
+            self._write(body, run, _waiting(run, waiting.reason, str(waiting)))
             return
         except Invalid as invalid:
-            self._write(body, run.status, _failed(run, invalid.reason, str(invalid)))
+            self._write(body, run, _failed(run, invalid.reason, str(invalid)))
             return
-        if self.settings.store.url is None and namespace not in self.claimed:
-            self.kube.ensure_pvc(namespace)
-            self.claimed.add(namespace)
-        self._step(body, run, snapshot)
+        self._step(body, run, frozen)
 
-    def _step(self, body: Manifest, run: Run, snapshot: Snapshot) -> None:
+    def _parse(self, body: Manifest) -> Run | None:
+        """The Run, or None after saying why it cannot be reconciled. A spec the models
+        cannot read fails the Run (InvalidSpec); a status this version cannot read (a
+        newer operator wrote it) is left alone, its Jobs untouched."""
+        try:
+            RunSpec.model_validate(body.get("spec"))
+        except ValidationError as error:
+            self._write(body, None, _invalid_spec(body, error))
+            return None
+        try:
+            return Run.model_validate(body)
+        except ValidationError as error:
+            uid = body["metadata"].get("uid") or ""
+            if uid not in self.unreadable:
+                self.unreadable.add(uid)
+                message = f"this operator cannot read the Run's status, left as it is: {error}"
+                log.warning("Run %s/%s: %s", body["metadata"]["namespace"], uid, message)
+                self.kube.event(body, "StatusUnreadable", message, warning=True)
+            return None
+
+    def _make_way(self, run: Run) -> None:
+        """A Run made again under the name of a deleted one waits until the old one's
+        Jobs and Pods are gone: both would write runs/<run>/ in the artifact store."""
+        if run.status is not None and run.status.started_at is not None:
+            return
+        namespace, name = run.metadata.namespace or "", run.metadata.name
+        for kind in ("jobs", "pods"):
+            for item in self.cache.of_run(kind, namespace, name):
+                if not _owned_by(item, run):
+                    raise NotReady(
+                        "PreviousRunCleanup",
+                        [f"the {kind} of the previous Run {name} to go"],
+                    )
+
+    def _snapshot(self, run: Run) -> Frozen:
+        uid = run.metadata.uid or ""
+        if uid in self.frozen:
+            self.frozen.move_to_end(uid)
+            return self.frozen[uid]
+        assert run.metadata.namespace is not None
+        starting = run.status is None or run.status.started_at is None
+        snapshot = load_or_freeze(run, self.kube, self.cache.get, self.settings)
+        if starting and self.settings.store.url is None:
+            # Per Run start, not once per process: a claim deleted since is made again.
+            self.kube.ensure_pvc(run.metadata.namespace)
+        return self._hold(uid, snapshot)
+
+    def _hold(self, uid: str, snapshot: Snapshot) -> Frozen:
+        frozen = Frozen(snapshot, build_graph(snapshot.dataflow, snapshot.functions))
+        self.frozen[uid] = frozen
+        while len(self.frozen) > SNAPSHOTS_KEPT:
+            self.frozen.popitem(last=False)
+        return frozen
+
+    def _step(self, body: Manifest, run: Run, frozen: Frozen) -> None:
         namespace, name = run.metadata.namespace, run.metadata.name
         assert namespace is not None
-        graph = build_graph(snapshot.dataflow, snapshot.functions)
-        observed = self._observe(run)
+        graph = frozen.graph
+        moment = now()
+        observed, stuck = self._observe(run, graph, moment)
         previous = self._previous(run)
         store_root = self.settings.store.root(namespace)
-        moment = now()
         rejected: dict[str, ObservedNode] = {}
+        for node, trouble in stuck.items():
+            # Gone past its grace: the node fails where the user looks, its Job goes.
+            self._delete_job(namespace, job_name(name, node))
+            rejected[node] = _failed_at_once(
+                f"the node's Pod could not start within {self.settings.pod_start_timeout:.0f}s:"
+                f" {trouble.describe()}",
+                moment,
+            )
         while True:
             decision = step(
                 run,
-                snapshot,
+                frozen.snapshot,
                 {**observed, **rejected},
                 moment,
                 previous,
@@ -107,8 +186,8 @@ class RunReconciler:
                 graph=graph,
             )
             for node in decision.stop:
-                self.kube.delete_job(namespace, job_name(name, node))
-            refused = self._create_jobs(run, snapshot, graph, decision, store_root, moment)
+                self._delete_job(namespace, job_name(name, node))
+            refused = self._create_jobs(run, frozen, decision, store_root, moment)
             if not refused:
                 break
             # A Job the API server refuses as invalid (say, bad resources in a Function)
@@ -116,18 +195,25 @@ class RunReconciler:
             # descendants are skipped and the run ends, rather than retrying for ever.
             # Each pass fails more nodes, which never start again, so this ends.
             rejected.update(refused)
-        self._write(body, run.status, decision.status)
+        if not self._write(body, run, decision.status, graph):
+            return
         self._events(body, run.status or RunStatus(), decision.status)
+        key = (PLURAL, namespace, name)
         if decision.wake_at is not None:
-            self._wake_at(namespace, name, decision.wake_at)
+            self.queue.add_after(key, (decision.wake_at - now()).total_seconds() + 0.5)
         if decision.status.phase in TERMINAL_PHASES:
             self._expire(run.model_copy(update={"status": decision.status}))
+
+    def _delete_job(self, namespace: str, job: str) -> None:
+        """Delete a Job and forget it at once: no watch event of it may ever come, if
+        the watch began after the deletion."""
+        self.kube.delete_job(namespace, job)
+        self.cache.remove("jobs", namespace, job)
 
     def _create_jobs(
         self,
         run: Run,
-        snapshot: Snapshot,
-        graph: Graph,
+        frozen: Frozen,
         decision: Decision,
         store_root: str,
         moment: datetime,
@@ -142,44 +228,63 @@ class RunReconciler:
             try:
                 task = build_task(
                     name,
-                    snapshot,
+                    frozen.snapshot,
                     node,
                     decision.status,
                     run.spec.parameters,
                     store_root,
-                    graph=graph,
+                    graph=frozen.graph,
                 )
             except PlanningError as error:
                 unplanned[node] = _failed_at_once(f"the node cannot be planned: {error}", moment)
                 continue
-            function = graph.nodes[node].function
+            function = frozen.graph.nodes[node].function
             manifests.append(
-                job_manifest(run, node, function, task, snapshot, self.settings, deadline)
+                job_manifest(run, node, function, task, frozen.snapshot, self.settings, deadline)
             )
         created, refused = self.kube.create_jobs(manifests)
-        metrics.JOBS_CREATED.inc(created)
+        for job in created:
+            self.cache.put("jobs", job)
+        metrics.JOBS_CREATED.inc(len(created))
         return unplanned | {
             node: _failed_at_once(f"the API server rejected the node's Job: {refused[job]}", moment)
             for node in decision.start
             if (job := job_name(name, node)) in refused
         }
 
-    def _observe(self, run: Run) -> dict[str, ObservedNode]:
-        """Each node's state from the Jobs and Pods labelled with this run."""
-        namespace, name = run.metadata.namespace, run.metadata.name
-        assert namespace is not None
+    def _observe(
+        self, run: Run, graph: Graph, moment: datetime
+    ) -> tuple[dict[str, ObservedNode], dict[str, PodTrouble]]:
+        """Each node's state from the Jobs and Pods labelled with this run, and the
+        nodes whose Pod has been unable to start for longer than the grace period."""
+        namespace, name = run.metadata.namespace or "", run.metadata.name
         pods_by_node: defaultdict[str, list[Manifest]] = defaultdict(list)
-        for pod in self.kube.pods_of(namespace, name):
+        for pod in self.cache.of_run("pods", namespace, name):
             pods_by_node[pod["metadata"]["labels"].get(NODE_LABEL, "")].append(pod)
+        recorded = expand(run.status or RunStatus(), graph.node_ids)
         observed: dict[str, ObservedNode] = {}
-        for job in self.kube.jobs_of(namespace, name):
-            owners = job["metadata"].get("ownerReferences") or []
-            if not any(o.get("uid") == run.metadata.uid for o in owners):
+        stuck: dict[str, PodTrouble] = {}
+        for job in self.cache.of_run("jobs", namespace, name):
+            if not _owned_by(job, run):
                 continue  # a Job of an earlier Run by the same name, on its way out
             node = job["metadata"]["labels"].get(NODE_LABEL, "")
-            observed[node] = observe_job(job, pods_by_node[node])
+            before = recorded.get(node)
+            if job["metadata"].get("deletionTimestamp") and before and before.phase.finished:
+                continue  # deleted by us after it failed to start, or stopped
+            seen = observe_job(job, pods_by_node[node], run.spec.retries)
+            trouble = self._trouble(run, pods_by_node[node], moment)
+            if seen.phase == NodePhase.RUNNING and trouble is not None:
+                seen = ObservedNode(
+                    NodePhase.RUNNING,
+                    attempts=seen.attempts,
+                    started_at=seen.started_at,
+                    job=seen.job,
+                    message=f"waiting: {trouble.describe()}",
+                )
+                if self._past_grace(run, trouble, moment):
+                    stuck[node] = trouble
+            observed[node] = seen
         halting = run.spec.stop or _timed_out(run)
-        recorded = run.status.nodes if run.status else {}
         for node, state in recorded.items():
             if state.phase == NodePhase.RUNNING and node not in observed and halting:
                 # Its Job was deleted to stop it.
@@ -187,31 +292,94 @@ class RunReconciler:
                     NodePhase.CANCELLED,
                     attempts=state.attempts or 1,
                     started_at=state.started_at,
-                    finished_at=now(),
+                    finished_at=moment,
                     message="stopped",
                 )
-        return observed
+        return observed, stuck
+
+    def _trouble(self, run: Run, pods: list[Manifest], moment: datetime) -> PodTrouble | None:
+        """What keeps the newest Pod from starting. A Pod waiting in ContainerCreating
+        says nothing in its status; its FailedMount warning says which volume is missing,
+        looked up every few seconds while it waits."""
+        newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
+        trouble = pod_trouble(newest) if newest else None
+        if trouble is None or trouble.fatal:
+            return trouble
+        namespace = run.metadata.namespace or ""
+        warning = self._mount_warning(namespace, trouble.pod, moment)
+        if warning is None:
+            key = (PLURAL, namespace, run.metadata.name)
+            self.queue.add_after(key, WARNING_RECHECK_SECONDS)
+            return None
+        return PodTrouble(trouble.pod, "FailedMount", warning, trouble.since, fatal=True)
+
+    def _mount_warning(self, namespace: str, pod: str, moment: datetime) -> str | None:
+        checked = self.mount_warnings.get(pod)
+        if checked is not None and (moment - checked[0]).total_seconds() < WARNING_RECHECK_SECONDS:
+            return checked[1]
+        warnings = self.kube.warnings_about(namespace, "Pod", pod)
+        mounts = [w for w in warnings if w.get("reason") == "FailedMount"]
+        message = str(mounts[-1].get("message") or "") if mounts else None
+        self.mount_warnings[pod] = (moment, message)
+        return message
+
+    def _past_grace(self, run: Run, trouble: PodTrouble, moment: datetime) -> bool:
+        """True once the trouble has lasted the grace period; until then, look again
+        when it runs out."""
+        since = trouble.since or moment
+        left = since + timedelta(seconds=self.settings.pod_start_timeout) - moment
+        if left.total_seconds() <= 0:
+            return True
+        key = (PLURAL, run.metadata.namespace or "", run.metadata.name)
+        self.queue.add_after(key, left.total_seconds() + 0.5)
+        return False
 
     def _previous(self, run: Run) -> RunStatus | None:
+        """The status of the Run this one resumes from, every node's phase expanded."""
         if not run.spec.resume_from:
             return None
         assert run.metadata.namespace is not None
-        body = self.kube.get(PLURAL, run.metadata.namespace, run.spec.resume_from)
+        body = self.cache.get(PLURAL, run.metadata.namespace, run.spec.resume_from)
         if body is None or not body.get("status"):
             return None
         try:
-            return RunStatus.model_validate(body["status"])
+            previous = Run.model_validate(body)
         except ValidationError:
             log.warning("Run %s has a status this version cannot read; nothing reused", body)
             return None
+        status = previous.status or RunStatus()
+        if not status.node_phases:
+            return status
+        try:
+            order = self._snapshot(previous).graph.node_ids
+        except (NotReady, Invalid):
+            return status  # its listed nodes only: the others run again
+        return status.model_copy(update={"nodes": expand(status, order)})
 
-    def _write(self, body: Manifest, old: RunStatus | None, new: RunStatus) -> None:
-        wire = new.to_wire()
+    def _write(
+        self, body: Manifest, run: Run | None, new: RunStatus, graph: Graph | None = None
+    ) -> bool:
+        """Write the status over the version read; False when it lost a race, in which
+        case the Run is read again and queued."""
+        old = run.status if run is not None else None
+        stored = fit(new, graph.node_ids) if graph is not None else new
+        wire = stored.to_wire()
         if body.get("status") == wire:
-            return
+            return True
         metadata = body["metadata"]
-        self.kube.replace_status(PLURAL, metadata["namespace"], metadata["name"], wire)
+        key = (PLURAL, metadata["namespace"], metadata["name"])
+        try:
+            written = self.kube.replace_status(PLURAL, body, wire)
+        except Conflict:
+            fresh = self.kube.get_run(metadata["namespace"], metadata["name"])
+            if fresh is not None:
+                self.cache.put(PLURAL, fresh)
+            self.queue.add(key)
+            return False
+        if written is not None:
+            self.cache.put(PLURAL, written)
         metrics.observe_run(metadata["namespace"], metadata["name"], old, new)
+        return True
 
     def _events(self, body: Manifest, old: RunStatus, new: RunStatus) -> None:
         for node, state in new.nodes.items():
@@ -232,42 +400,26 @@ class RunReconciler:
                 body, f"Run{new.phase.value}", message, warning=new.phase != RunPhase.SUCCEEDED
             )
 
-    def _wake_at(self, namespace: str, name: str, moment: datetime) -> None:
-        """Reconcile again at `moment` (a timeout, a TTL) even if nothing happens before;
-        a sooner wake-up replaces a later one."""
-        key = (namespace, name)
-        pending = self.wakeups.get(key)
-        if pending is not None:
-            if pending[0] <= moment:
-                return
-            pending[1].cancel()
-        delay = max(0.0, (moment - now()).total_seconds()) + 0.5
-        timer = threading.Timer(delay, self._woken, key)
-        timer.daemon = True
-        self.wakeups[key] = (moment, timer)
-        timer.start()
-
-    def _woken(self, namespace: str, name: str) -> None:
-        self.wakeups.pop((namespace, name), None)
-        try:
-            self.reconcile(namespace, name)
-        except Exception:
-            log.exception("reconcile of Run %s/%s failed", namespace, name)
-
     def _expire(self, run: Run) -> None:
-        """ttlSecondsAfterFinished: delete the Run (and so all it owns) when it is due."""
+        """ttlSecondsAfterFinished: delete the Run (and so all it owns) when it is due,
+        else look again then."""
         ttl = run.spec.ttl_seconds_after_finished
         finished = run.status.finished_at if run.status else None
         if ttl is None or finished is None:
             return
         namespace, name = run.metadata.namespace, run.metadata.name
         assert namespace is not None
-        due = finished + timedelta(seconds=ttl)
-        if now() >= due:
-            self.kube.delete_custom(PLURAL, namespace, name)
-            self.forget(namespace, name)
+        left = (finished + timedelta(seconds=ttl) - now()).total_seconds()
+        if left <= 0:
+            self.kube.delete_run(namespace, name)
+            self.cache.remove(PLURAL, namespace, name)
         else:
-            self._wake_at(namespace, name, due)
+            self.queue.add_after((PLURAL, namespace, name), left + 0.5)
+
+
+def _owned_by(item: Manifest, run: Run) -> bool:
+    owners = item["metadata"].get("ownerReferences") or []
+    return any(o.get("uid") == run.metadata.uid for o in owners)
 
 
 def _failed_at_once(message: str, moment: datetime) -> ObservedNode:
@@ -291,48 +443,19 @@ def _timed_out(run: Run) -> bool:
     return now() >= started + timedelta(seconds=run.spec.timeout_seconds)
 
 
-def _generation(body: Manifest) -> int | None:
-    return body["metadata"].get("generation")
-
-
-def _invalid_spec(body: Manifest, message: str) -> RunStatus:
+def _invalid_spec(body: Manifest, error: ValidationError) -> RunStatus:
     """A Run the models cannot read: Failed with reason InvalidSpec, never a crash loop."""
-    generation = _generation(body)
+    generation = body["metadata"].get("generation")
     try:
-        earlier = RunStatus.model_validate(body.get("status") or {}).conditions
+        earlier: RunStatus | None = RunStatus.model_validate(body.get("status") or {})
     except ValidationError:
-        earlier = []
-    conditions = set_condition(
-        earlier, "Succeeded", False, "InvalidSpec", message[:4000], generation
-    )
-    return RunStatus(phase=RunPhase.FAILED, conditions=conditions, observed_generation=generation)
+        earlier = None
+    return before_start(earlier, generation, "InvalidSpec", str(error), now(), failed=True)
 
 
 def _waiting(run: Run, reason: str, message: str) -> RunStatus:
-    status = run.status or RunStatus()
-    generation = run.metadata.generation
-    conditions = set_condition(
-        status.conditions, "Succeeded", "Unknown", reason, message, generation
-    )
-    return status.model_copy(
-        update={
-            "phase": RunPhase.PENDING,
-            "conditions": conditions,
-            "observed_generation": generation,
-        }
-    )
+    return before_start(run.status, run.metadata.generation, reason, message, now(), failed=False)
 
 
 def _failed(run: Run, reason: str, message: str) -> RunStatus:
-    status = run.status or RunStatus()
-    generation = run.metadata.generation
-    conditions = set_condition(status.conditions, "Succeeded", False, reason, message, generation)
-    moment = now()
-    return status.model_copy(
-        update={
-            "phase": RunPhase.FAILED,
-            "conditions": conditions,
-            "finished_at": moment,
-            "observed_generation": generation,
-        }
-    )
+    return before_start(run.status, run.metadata.generation, reason, message, now(), failed=True)

@@ -45,4 +45,22 @@ class OperatorSettings(BaseModel):
     burst: int = Field(default=100, ge=1)
     """Requests allowed at once above the average."""
     resync_seconds: float = Field(default=30.0, gt=0)
-    """How often every Run is reconciled even without events."""
+    """How often every object is looked at again from the cache, without events."""
+    catalog_recheck_seconds: float = Field(default=300.0, gt=0)
+    """How often an unchanged Function's code (it may live in a ConfigMap) and a
+    Dataset's source are checked again."""
+    dataset_probe_allow: tuple[str, ...] = ()
+    """URI patterns (fnmatch) beyond the namespace's own artifact store that the
+    operator may probe for Dataset status; local paths and loopback, link-local and
+    private addresses never."""
+    pod_start_timeout: float = Field(default=120.0, gt=0)
+    """Seconds a node's Pod may stay unable to start (unschedulable, image not pulled,
+    a ConfigMap or Secret missing) before the node fails with the Pod's reason."""
+    workers: int = Field(default=4, ge=1, le=64)
+    """Threads reconciling objects at once."""
+    leader_election: bool = False
+    """Take a Lease before reconciling, so that several replicas can run."""
+    leader_election_namespace: str = "default"
+    """Where the Lease lives: the operator's own namespace."""
+    leader_election_name: str = "headwater-operator"
+    """The Lease's name."""

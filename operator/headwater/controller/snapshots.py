@@ -4,12 +4,14 @@ from there, so editing a Function later does not change a Run in flight."""
 
 import json
 import posixpath
+from collections.abc import Callable
+from typing import Any
 
 from fsspec.core import split_protocol
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from headwater.api import Dataflow, Dataset, Function, FunctionSpec, Run
+from headwater.api import Dataflow, Dataset, Function, FunctionCode, FunctionSpec, KeyRef, Run
 from headwater.artifacts import infer_format
 from headwater.controller.jobs import code_key, dataset_mount
 from headwater.controller.kube import Kube, Manifest, api_message
@@ -20,6 +22,9 @@ from headwater.snapshot import ResolvedDataset, Snapshot
 from headwater.validation import validate
 
 SNAPSHOT_KEY = "snapshot.json"
+
+Catalog = Callable[[str, str, str], Manifest | None]
+"""(plural, namespace, name) → the object as the operator's cache holds it."""
 
 
 class NotReady(Exception):
@@ -38,7 +43,7 @@ class Invalid(Exception):
         super().__init__(message)
 
 
-def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
+def load_or_freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings) -> Snapshot:
     """The Run's snapshot: read back when it was frozen before, else frozen now."""
     namespace = run.metadata.namespace
     assert namespace is not None
@@ -46,10 +51,7 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
     if existing is not None:
         owners = existing["metadata"].get("ownerReferences") or []
         if any(o.get("uid") == run.metadata.uid for o in owners):
-            try:
-                return Snapshot.model_validate_json(existing["data"][SNAPSHOT_KEY])
-            except (KeyError, ValidationError) as error:
-                raise Invalid("SnapshotUnreadable", f"the Run's snapshot: {error}") from None
+            return read_snapshot(existing)
         # A Run deleted and made again with the same name: the old one's snapshot is
         # still being garbage-collected.
         raise NotReady(
@@ -62,7 +64,7 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
             f"the snapshot ConfigMap {snapshot_name(run.metadata.name)} was deleted"
             " while the Run was in flight",
         )
-    snapshot = freeze(run, kube, settings)
+    snapshot = freeze(run, kube, catalog, settings)
     try:
         kube.create_config_map(snapshot_config_map(run, snapshot))
     except ApiException as error:
@@ -77,17 +79,34 @@ def load_or_freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot
     return snapshot
 
 
-def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
+def read_snapshot(config_map: Manifest) -> Snapshot:
+    """A snapshot as `snapshot_config_map` stored it, code put back inline."""
+    data = config_map.get("data") or {}
+    try:
+        document = json.loads(data[SNAPSHOT_KEY])
+        snapshot = Snapshot.model_validate(document)
+    except (KeyError, ValueError, ValidationError) as error:
+        raise Invalid("SnapshotUnreadable", f"the Run's snapshot: {error}") from None
+    functions = {}
+    for name, spec in snapshot.functions.items():
+        ref = spec.code.config_map_key_ref
+        if ref is not None and ref.key in data:
+            spec = spec.model_copy(update={"code": FunctionCode(inline=data[ref.key])})
+        functions[name] = spec
+    return snapshot.model_copy(update={"functions": functions})
+
+
+def freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings) -> Snapshot:
     namespace = run.metadata.namespace
     assert namespace is not None
-    body = kube.get("dataflows", namespace, run.spec.dataflow)
+    body = catalog("dataflows", namespace, run.spec.dataflow)
     if body is None:
         raise NotReady("DataflowNotFound", [f"Dataflow {run.spec.dataflow}"])
     try:
         dataflow = Dataflow.model_validate(body)
     except ValidationError as error:
         raise Invalid("InvalidDataflow", f"Dataflow {run.spec.dataflow}: {error}") from None
-    functions, missing = _functions(dataflow, kube, namespace)
+    functions, missing = _functions(dataflow, kube, catalog, namespace)
     if missing:
         raise NotReady("FunctionNotFound", missing)
     # Datasets are not checked here: one not applied yet may come any moment, so
@@ -103,19 +122,19 @@ def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
     if problems:
         message = "; ".join(f"{p.resource} {p.path}: {p.message}" for p in problems)
         raise Invalid("InvalidDataflow", message)
-    datasets, missing = _datasets(run, kube, settings)
+    datasets, missing = _datasets(run, kube, catalog, settings)
     if missing:
         raise NotReady("DataNotFound", missing)
     return Snapshot(dataflow=dataflow.spec, functions=functions, datasets=datasets)
 
 
 def _functions(
-    dataflow: Dataflow, kube: Kube, namespace: str
+    dataflow: Dataflow, kube: Kube, catalog: Catalog, namespace: str
 ) -> tuple[dict[str, FunctionSpec], list[str]]:
     functions: dict[str, FunctionSpec] = {}
     missing: list[str] = []
     for name in dict.fromkeys(node.function for node in dataflow.spec.nodes):
-        body = kube.get("functions", namespace, name)
+        body = catalog("functions", namespace, name)
         if body is None:
             missing.append(f"Function {name}")
             continue
@@ -131,7 +150,7 @@ def _functions(
 
 
 def _datasets(
-    run: Run, kube: Kube, settings: OperatorSettings
+    run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings
 ) -> tuple[dict[str, ResolvedDataset], list[str]]:
     namespace = run.metadata.namespace
     assert namespace is not None
@@ -140,7 +159,7 @@ def _datasets(
     for binding in run.spec.parameters.values():
         if binding.dataset is None or binding.dataset in resolved:
             continue
-        body = kube.get("datasets", namespace, binding.dataset)
+        body = catalog("datasets", namespace, binding.dataset)
         if body is None:
             missing.append(f"Dataset {binding.dataset}")
             continue
@@ -171,11 +190,13 @@ def resolve_in_cluster(
         )
     ref = source.config_map_key_ref or source.secret_key_ref
     assert ref is not None
-    kind = "ConfigMap" if source.config_map_key_ref else "Secret"
-    try:
-        key_value(kind, ref, lambda found: kube.key_values(kind, namespace, found))
-    except MissingKey as missing:
-        return f"{missing} (Dataset {name})"
+    if source.config_map_key_ref is not None:
+        try:
+            key_value("ConfigMap", ref, kube.config_maps_of(namespace))
+        except MissingKey as missing:
+            return f"{missing} (Dataset {name})"
+    # A Secret is never read by the operator: a Job that cannot mount it shows why
+    # within seconds (FailedMount), and the node fails after the Pod start timeout.
     return ResolvedDataset(
         uri=dataset_mount(name, ref.key),
         format=declared or infer_format(ref.key),
@@ -193,15 +214,25 @@ def absolute_uri(uri: str, store_root: str) -> str:
 
 
 def snapshot_config_map(run: Run, snapshot: Snapshot) -> Manifest:
-    data = {SNAPSHOT_KEY: json.dumps(snapshot.to_wire(), sort_keys=True)}
-    for name, function in snapshot.functions.items():
+    """The snapshot as a ConfigMap: each Function's code once, under the key a Job
+    mounts, and snapshot.json pointing at those keys rather than holding a second copy."""
+    name = snapshot_name(run.metadata.name)
+    data: dict[str, Any] = {}
+    functions = {}
+    for function_name, function in snapshot.functions.items():
         if function.code.inline is not None:
-            data[code_key(name)] = function.code.inline
+            key = code_key(function_name)
+            data[key] = function.code.inline
+            reference = FunctionCode(config_map_key_ref=KeyRef(name=name, key=key))
+            function = function.model_copy(update={"code": reference})
+        functions[function_name] = function
+    stored = snapshot.model_copy(update={"functions": functions})
+    data[SNAPSHOT_KEY] = json.dumps(stored.to_wire(), sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": snapshot_name(run.metadata.name),
+            "name": name,
             "namespace": run.metadata.namespace,
             "labels": labels(run, component="snapshot"),
             "ownerReferences": [owner_reference(run)],
