@@ -9,8 +9,10 @@ tests read results from. One node means ReadWriteMany cannot be honoured: such a
 stays Pending with a `ProvisioningFailed` Event, exactly as on kind, minikube and k3d.
 
 Reclaim Delete: once the PV controller marks the PV Released (its claim is gone), the
-directory and then the PV are deleted. A new claim of the same name therefore starts
-empty, even when its old PV has not been reclaimed yet (that happens first).
+directory and then the PV are deleted, so a new claim of the same name starts empty
+(an old PV not reclaimed yet is reclaimed first). A directory that exists when a claim
+is provisioned, with no volume holding it, is adopted as it is: tests may put inputs
+there before the claim is made.
 """
 
 from __future__ import annotations
@@ -157,9 +159,7 @@ class Provisioner:
         for stale in self._holding(path):
             if stale["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
                 await self._reclaim(stale)
-        if not self._holding(path):
-            shutil.rmtree(path, ignore_errors=True)  # left by a claim whose PV is gone
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)  # a directory made beforehand is adopted
         volume = volume_for(claim, storage_class, path)
         try:
             created = await self.api.post("/api/v1/persistentvolumes", volume)
