@@ -14,6 +14,8 @@ import pytest
 from conftest import cluster_dir, wait_for
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conftest import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +51,16 @@ def source(kind: str, name: str, data: dict[str, str]) -> dict:
     return {"apiVersion": "v1", "kind": kind_name, "metadata": {"name": name}, field: data}
 
 
+def wait_until(read: Callable[[], dict[str, Any]], key: str, value: str, what: str) -> dict:
+    """Poll `read` until what it returns has `key` equal to `value`; return that."""
+
+    def check() -> dict[str, Any] | None:
+        got = read()
+        return got if got.get(key) == value else None
+
+    return dict(wait_for(check, 60, what))
+
+
 def status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return dict(cluster.json("pod", name, "-n", namespace).get("status") or {})
 
@@ -82,6 +94,13 @@ def logs(cluster: Cluster, namespace: str, name: str) -> str:
     return cluster.kubectl("logs", "-n", namespace, name).stdout.strip()
 
 
+def output_once_created(cluster: Cluster, namespace: str, missing: dict) -> str:
+    """Create the object the Pod `reader` waits for; its output once it has run."""
+    cluster.apply(missing, namespace)
+    wait_for(lambda: succeeded(cluster, namespace, "reader"), 60, "the pod to run")
+    return logs(cluster, namespace, "reader")
+
+
 # --- kubelet: env references ----------------------------------------------------------
 
 
@@ -95,13 +114,8 @@ def test_missing_env_reference_is_create_container_config_error_until_it_exists(
     cluster.apply(pod("reader", 'echo "a=$A"', container={"env": env}), namespace)
 
     not_found = f'{kind} "cfg" not found'
-    state = wait_for(
-        lambda: (
-            waiting(cluster, namespace, "reader").get("message") == not_found
-            and waiting(cluster, namespace, "reader")
-        ),
-        30,
-        "CreateContainerConfigError for the missing object",
+    state = wait_until(
+        lambda: waiting(cluster, namespace, "reader"), "message", not_found, "the missing object"
     )
     assert state["reason"] == "CreateContainerConfigError"
     assert status(cluster, namespace, "reader")["phase"] == "Pending"
@@ -119,9 +133,8 @@ def test_missing_env_reference_is_create_container_config_error_until_it_exists(
     )
     assert f"Error: {missing_key}" in messages(cluster, namespace, "reader", "Failed")
 
-    cluster.apply(source(kind, "cfg", {"a": "found"}), namespace)
-    wait_for(lambda: succeeded(cluster, namespace, "reader"), 60, "the pod to run")
-    assert logs(cluster, namespace, "reader") == "a=found"
+    found = source(kind, "cfg", {"a": "found"})
+    assert output_once_created(cluster, namespace, found) == "a=found"
 
 
 def test_missing_env_from_secret_waits_and_optional_refs_do_not(
@@ -145,9 +158,8 @@ def test_missing_env_from_secret_waits_and_optional_refs_do_not(
         30,
         "CreateContainerConfigError for the Secret",
     )
-    cluster.apply(source("secret", "creds", {"token": "t0k"}), namespace)
-    wait_for(lambda: succeeded(cluster, namespace, "reader"), 60, "the pod to run")
-    assert logs(cluster, namespace, "reader") == "t0k unset"
+    creds = source("secret", "creds", {"token": "t0k"})
+    assert output_once_created(cluster, namespace, creds) == "t0k unset"
 
 
 # --- kubelet: volumes -----------------------------------------------------------------
@@ -195,9 +207,8 @@ def test_missing_volume_source_fails_mount_with_backoff_until_it_exists(
         30,
         "FailedMount for the missing item key",
     )
-    cluster.apply(source(kind, "cfg", {"a": "mounted"}), namespace)
-    wait_for(lambda: succeeded(cluster, namespace, "reader"), 60, "the pod to run")
-    assert logs(cluster, namespace, "reader") == "mounted"
+    mounted = source(kind, "cfg", {"a": "mounted"})
+    assert output_once_created(cluster, namespace, mounted) == "mounted"
 
 
 # --- kubelet: image pulls -------------------------------------------------------------
@@ -208,13 +219,8 @@ def test_unpullable_image_backs_off_and_runs_once_the_image_changes(
 ) -> None:
     cluster.apply(pod("app", image=UNPULLABLE), namespace)
     back_off = f'Back-off pulling image "{UNPULLABLE}"'
-    state = wait_for(
-        lambda: (
-            waiting(cluster, namespace, "app").get("reason") == "ImagePullBackOff"
-            and waiting(cluster, namespace, "app")
-        ),
-        60,
-        "ImagePullBackOff",
+    state = wait_until(
+        lambda: waiting(cluster, namespace, "app"), "reason", "ImagePullBackOff", "back-off"
     )
     pull_error = (
         f'rpc error: code = Unknown desc = failed to pull and unpack image "{UNPULLABLE}": '
@@ -260,13 +266,8 @@ def test_pod_whose_node_selector_does_not_match_is_unschedulable_until_the_node_
         + NO_PREEMPTION
     )
     for name in ("selected", "affine"):
-        condition = wait_for(
-            lambda name=name: (
-                scheduled(cluster, namespace, name).get("status") == "False"
-                and scheduled(cluster, namespace, name)
-            ),
-            30,
-            f"{name} Unschedulable",
+        condition = wait_until(
+            lambda name=name: scheduled(cluster, namespace, name), "status", "False", name
         )
         assert condition["reason"] == "Unschedulable"
         assert condition["message"] == expected
@@ -296,13 +297,8 @@ def test_pod_that_does_not_tolerate_a_taint_waits_for_its_removal(
     cluster.kubectl("taint", "node", NODE, f"{key}=gpu:NoSchedule")
     try:
         cluster.apply([pod("plain"), tolerant], namespace)
-        condition = wait_for(
-            lambda: (
-                scheduled(cluster, namespace, "plain").get("status") == "False"
-                and scheduled(cluster, namespace, "plain")
-            ),
-            30,
-            "plain Unschedulable",
+        condition = wait_until(
+            lambda: scheduled(cluster, namespace, "plain"), "status", "False", "plain"
         )
         assert condition["message"] == (
             f"0/1 nodes are available: 1 node(s) had untolerated taint {{{key}: gpu}}. "
@@ -377,14 +373,12 @@ def test_default_class_provisions_a_bound_hostpath_volume(
 ) -> None:
     name = f"c-{uuid.uuid4().hex[:6]}"
     cluster.apply(claim(name, mode), namespace)
-    bound = wait_for(
-        lambda: (
-            cluster.json("pvc", name, "-n", namespace)["status"].get("phase") == "Bound"
-            and cluster.json("pvc", name, "-n", namespace)
-        ),
-        30,
-        "the claim to bind",
-    )
+
+    def claim_status() -> dict[str, Any]:
+        return dict(cluster.json("pvc", name, "-n", namespace)["status"])
+
+    wait_until(claim_status, "phase", "Bound", "the claim to bind")
+    bound = cluster.json("pvc", name, "-n", namespace)
     assert bound["spec"]["storageClassName"] == "standard", "DefaultStorageClass admission"
     volume = cluster.json("pv", bound["spec"]["volumeName"])
     base = cluster_dir(cluster)
