@@ -248,8 +248,7 @@ class PodWorker:
         if container is not None:
             is_init = any(s.name == container for s in self.init_statuses)
             field_path = f"spec.{'initContainers' if is_init else 'containers'}{{{container}}}"
-        ref = reference({"kind": "Pod", "apiVersion": "v1", **self.pod}, field_path)
-        await self.ctx.events.emit(ref, kind, reason, message)
+        await self.ctx.events.emit(reference(self.pod, field_path), kind, reason, message)
 
     def _spec(self, container: str) -> Obj:
         """The container's current spec (its image may change while it waits)."""
