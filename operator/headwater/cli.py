@@ -161,7 +161,7 @@ def crds(out: Path) -> None:
 @click.option("--pvc-size", default="10Gi", show_default=True, envvar="HEADWATER_PVC_SIZE")
 @click.option(
     "--pvc-access-mode",
-    default="ReadWriteMany",
+    default="ReadWriteOnce",
     show_default=True,
     envvar="HEADWATER_PVC_ACCESS_MODE",
 )

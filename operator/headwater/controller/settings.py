@@ -17,7 +17,9 @@ class StoreSettings(BaseModel):
     (AWS_ACCESS_KEY_ID, …), for the object store."""
     pvc_name: str = "headwater-artifacts"
     pvc_size: str = "10Gi"
-    pvc_access_mode: str = "ReadWriteMany"
+    pvc_access_mode: str = "ReadWriteOnce"
+    """ReadWriteOnce is what every cluster's default class serves (kind, minikube and k3d
+    leave a ReadWriteMany claim Pending); ReadWriteMany is for nodes on several machines."""
     pvc_storage_class: str | None = None
 
     def root(self, namespace: str) -> str:

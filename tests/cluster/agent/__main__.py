@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 from .api import Api
-from .binder import Binder
 from .config import AgentConfig
+from .events import EventRecorder
 from .logserver import LogServer
 from .manager import PodManager
 from .node import NodeKeeper
 from .pod import AgentContext
+from .provisioner import Provisioner
+from .scheduler import Scheduler
 
 log = logging.getLogger("agent")
 
@@ -35,12 +37,14 @@ async def _forever(name: str, factory) -> None:  # type: ignore[no-untyped-def]
 async def run(config: AgentConfig) -> None:
     api = Api(config.server, config.ca, config.node_cert, config.node_key)
     scheduler_api = Api(config.server, config.ca, config.scheduler_cert, config.scheduler_key)
+    provisioner_api = Api(config.server, config.ca, config.provisioner_cert, config.provisioner_key)
     marker = (
         {"HEADWATER_CLUSTER": os.environ["HEADWATER_CLUSTER"]}
         if "HEADWATER_CLUSTER" in os.environ
         else {}
     )
-    manager = PodManager(AgentContext(config, api, marker))
+    kubelet_events = EventRecorder(api, "kubelet", config.node_name)
+    manager = PodManager(AgentContext(config, api, marker, kubelet_events))
     logs = LogServer(config, manager)
     node = NodeKeeper(api, config)
     await logs.start()
@@ -62,7 +66,8 @@ async def run(config: AgentConfig) -> None:
         asyncio.create_task(_forever(name, factory))
         for name, factory in (
             ("node heartbeat", node.run),
-            ("binder", Binder(scheduler_api, config.node_name).run),
+            ("scheduler", Scheduler(scheduler_api, config.node_name).run),
+            ("provisioner", Provisioner(provisioner_api, config).run),
             ("pod manager", manager.run),
         )
     ]
@@ -73,8 +78,8 @@ async def run(config: AgentConfig) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     await manager.shutdown()
     await logs.stop()
-    await api.close()
-    await scheduler_api.close()
+    for client in (api, scheduler_api, provisioner_api):
+        await client.close()
 
 
 def main() -> None:

@@ -81,6 +81,11 @@ class Api:
     async def merge_patch(self, path: str, body: Obj) -> Obj:
         return await self.request("PATCH", path, body, content_type="application/merge-patch+json")
 
+    async def strategic_patch(self, path: str, body: Obj) -> Obj:
+        return await self.request(
+            "PATCH", path, body, content_type="application/strategic-merge-patch+json"
+        )
+
     async def delete(self, path: str, body: Obj | None = None) -> Obj:
         return await self.request("DELETE", path, body)
 

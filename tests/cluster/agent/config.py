@@ -19,6 +19,9 @@ class AgentConfig:
     node_key: str
     scheduler_cert: str
     scheduler_key: str
+    provisioner_cert: str
+    provisioner_key: str
+    provisioner_name: str
     serving_cert: str
     serving_key: str
     kubelet_port: int

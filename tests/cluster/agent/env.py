@@ -76,40 +76,72 @@ def resource_value(container: Obj, ref: Obj) -> str:
     return str(value)
 
 
+KIND_NAMES = {"configmap": "ConfigMap", "secret": "Secret"}
+
+
+def not_found(kind: str, name: str) -> str:
+    """The API's NotFound message, as the kubelet passes it on."""
+    return f'{kind} "{name}" not found'
+
+
 class Lookup:
-    """Fetches ConfigMaps and Secrets of one namespace, once each."""
+    """Fetches ConfigMaps and Secrets of one namespace, once each.
+
+    Errors read as the kubelet's: `configmap "x" not found` (its NotFound error) and
+    `couldn't find key k in ConfigMap ns/x`.
+    """
 
     def __init__(self, api: Api, namespace: str) -> None:
         self.api = api
         self.namespace = namespace
-        self._cache: dict[tuple[str, str], dict[str, bytes] | None] = {}
+        self._cache: dict[tuple[str, str], Obj | None] = {}
 
-    async def data(self, kind: str, name: str) -> dict[str, bytes] | None:
-        """Decoded data of configmap/secret `name`, or None when it does not exist."""
+    async def _get(self, kind: str, name: str) -> Obj | None:
         key = (kind, name)
         if key not in self._cache:
             resource = "configmaps" if kind == "configmap" else "secrets"
             try:
-                obj = await self.api.get(f"/api/v1/namespaces/{self.namespace}/{resource}/{name}")
+                self._cache[key] = await self.api.get(
+                    f"/api/v1/namespaces/{self.namespace}/{resource}/{name}"
+                )
             except ApiError as err:
                 if err.status != 404:
                     raise
                 self._cache[key] = None
-            else:
-                if kind == "secret":
-                    found = {k: base64.b64decode(v) for k, v in obj.get("data", {}).items()}
-                else:
-                    found = {k: v.encode() for k, v in obj.get("data", {}).items()}
-                    found |= {k: base64.b64decode(v) for k, v in obj.get("binaryData", {}).items()}
-                self._cache[key] = found
         return self._cache[key]
 
+    async def data(self, kind: str, name: str, binary: bool = True) -> dict[str, bytes] | None:
+        """Decoded data of configmap/secret `name`, or None when it does not exist.
+
+        Environment variables come from a ConfigMap's `data` only (`binary=False`), as
+        in the kubelet; volumes get `binaryData` too.
+        """
+        obj = await self._get(kind, name)
+        if obj is None:
+            return None
+        if kind == "secret":
+            return {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+        found = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+        if binary:
+            found |= {k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()}
+        return found
+
+    async def required(self, kind: str, ref: Obj, binary: bool = True) -> dict[str, bytes] | None:
+        """`data`, raising the kubelet's NotFound message unless the ref is optional."""
+        data = await self.data(kind, ref["name"], binary)
+        if data is None and not ref.get("optional"):
+            raise LookupError(not_found(kind, ref["name"]))
+        return data
+
     async def key(self, kind: str, ref: Obj) -> str | None:
-        data = await self.data(kind, ref["name"])
-        if data is None or ref["key"] not in data:
+        data = await self.required(kind, ref, binary=False)
+        if data is None:
+            return None
+        if ref["key"] not in data:
             if ref.get("optional"):
                 return None
-            raise LookupError(f"{kind} {ref['name']} key {ref['key']} not found")
+            where = f"{self.namespace}/{ref['name']}"
+            raise LookupError(f"couldn't find key {ref['key']} in {KIND_NAMES[kind]} {where}")
         return data[ref["key"]].decode(errors="replace")
 
 
@@ -125,11 +157,9 @@ async def container_env(
             if "configMapRef" in source
             else ("secret", source["secretRef"])
         )
-        data = await lookup.data(kind, ref["name"])
+        data = await lookup.required(kind, ref, binary=False)
         if data is None:
-            if ref.get("optional"):
-                continue
-            raise LookupError(f"{kind} {ref['name']} not found")
+            continue
         env |= {prefix + k: v.decode(errors="replace") for k, v in data.items()}
     for var in container.get("env", []):
         name, source = var["name"], var.get("valueFrom")

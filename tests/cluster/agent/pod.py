@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import contextlib
 import logging
 import shutil
 import signal
@@ -16,15 +17,25 @@ from .api import Api, ApiError, Obj
 from .config import AgentConfig
 from .container import ContainerProcess
 from .env import Lookup, base_env, container_env, expand
-from .images import container_argv
+from .events import EventRecorder, reference
+from .images import container_argv, pull_error, with_default_tag
 from .status import TERMINAL, ContainerStatus, PodView, now, pod_status
-from .volumes import VolumeBuilder, VolumeError, remove_pod_volumes
+from .volumes import MountFailed, VolumeBuilder, remove_pod_volumes
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+# Failed volume set-ups and container configs are retried with a doubling delay. The
+# kubelet's mount back-off grows to 2m2s; a test node stops at 10 s so tests recover fast.
+RETRY_START = 0.5
+RETRY_MAX = 10.0
+# A failed pull shows ErrImagePull until the next pod sync, then ImagePullBackOff for
+# the kubelet's image back-off: 10 s doubling to 300 s.
+PULL_RESYNC = 3.0
+PULL_BACKOFF_START = 10.0
+PULL_BACKOFF_MAX = 300.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class AgentContext:
     config: AgentConfig
     api: Api
     marker: dict[str, str]
+    events: EventRecorder
 
 
 def _parse_time(stamp: str) -> float:
@@ -59,6 +71,9 @@ class PodWorker:
         self.statuses = [
             ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("containers", [])
         ]
+        if not self.init_statuses:
+            for status in self.statuses:
+                status.state = {"waiting": {"reason": "ContainerCreating"}}
         self.processes: dict[str, ContainerProcess] = {}
         self.phase = pod.get("status", {}).get("phase") or "Pending"
         self.reason: str | None = None
@@ -67,6 +82,7 @@ class PodWorker:
         self.initialized = not self.init_statuses
         self.start_time = pod.get("status", {}).get("startTime") or now()
         self.stop_requested = asyncio.Event()
+        self.updated = asyncio.Event()
         self.gone = False
         self.changed = asyncio.Event()
         self._push_lock = asyncio.Lock()
@@ -81,6 +97,7 @@ class PodWorker:
 
     def update(self, pod: Obj) -> None:
         self.pod = pod
+        self.updated.set()
         if pod["metadata"].get("deletionTimestamp"):
             self.stop_requested.set()
 
@@ -127,6 +144,7 @@ class PodWorker:
             self._on_done(self)
 
     async def _lifecycle(self) -> None:
+        self.mark()  # Pending, ContainerCreating: a kubelet reports the Pod at once
         main = asyncio.create_task(self._run_pod())
         stop = asyncio.create_task(self.stop_requested.wait())
         deadline = self.pod["spec"].get("activeDeadlineSeconds")
@@ -186,10 +204,8 @@ class PodWorker:
 
     async def _run_pod(self) -> None:
         volumes = await self._prepare_volumes()
-        for spec, status in zip(
-            self.pod["spec"].get("initContainers", []), self.init_statuses, strict=True
-        ):
-            if not await self._run_init(spec, status, volumes):
+        for status in self.init_statuses:
+            if not await self._run_init(status, volumes):
                 self.phase = "Failed"
                 for waiting in self.statuses:
                     waiting.state = {"waiting": {"reason": "PodInitializing"}}
@@ -198,12 +214,7 @@ class PodWorker:
         for status in self.statuses:
             status.state = {"waiting": {"reason": "ContainerCreating"}}
         self.mark()
-        codes = await asyncio.gather(
-            *(
-                self._run_container(spec, status, volumes)
-                for spec, status in zip(self.pod["spec"]["containers"], self.statuses, strict=True)
-            )
-        )
+        codes = await asyncio.gather(*(self._run_container(s, volumes) for s in self.statuses))
         self.phase = "Succeeded" if all(code == 0 for code in codes) else "Failed"
 
     async def _prepare_volumes(self) -> dict[str, Path]:
@@ -211,48 +222,99 @@ class PodWorker:
             self.ctx.api,
             self.pod,
             self.dir,
-            self.ctx.config.claims_dir,
             self.memory_dir,
             self.ctx.config.ca,
         )
-        delay = 0.2
+        delay = RETRY_START
         while True:
             try:
                 volumes = await builder.build()
-            except (VolumeError, ApiError, LookupError, OSError) as err:
-                self._all_waiting("ContainerCreating", f"volumes: {err}")
+            except (MountFailed, ApiError, OSError) as err:
+                # As on a kubelet the containers stay ContainerCreating (PodInitializing)
+                # with no message: the reason is in the FailedMount Event only.
+                await self._event("Warning", "FailedMount", str(err))
                 builder.lookup = Lookup(self.ctx.api, self.namespace)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RETRY_MAX)
                 continue
             self.sandbox_ready = True
             self.mark()
             return volumes
 
-    def _all_waiting(self, reason: str, message: str) -> None:
-        for status in self.init_statuses + self.statuses:
-            if "waiting" in status.state:
-                status.state = {"waiting": {"reason": reason, "message": message}}
-        self.mark()
+    async def _event(
+        self, kind: str, reason: str, message: str, container: str | None = None
+    ) -> None:
+        field_path = None
+        if container is not None:
+            is_init = any(s.name == container for s in self.init_statuses)
+            field_path = f"spec.{'initContainers' if is_init else 'containers'}{{{container}}}"
+        await self.ctx.events.emit(reference(self.pod, field_path), kind, reason, message)
 
-    async def _run_init(self, spec: Obj, status: ContainerStatus, volumes: dict[str, Path]) -> bool:
+    def _spec(self, container: str) -> Obj:
+        """The container's current spec (its image may change while it waits)."""
+        spec = self.pod["spec"]
+        return next(
+            c for c in spec.get("initContainers", []) + spec["containers"] if c["name"] == container
+        )
+
+    async def _pull(self, status: ContainerStatus) -> None:
+        """Return once the container's image "pulls"; until then report the kubelet's
+        ErrImagePull / ImagePullBackOff states and Events (see agent/images.py)."""
+        backoff = PULL_BACKOFF_START
+        while True:
+            status.image = self._spec(status.name).get("image", "")
+            error = pull_error(status.image)
+            if error is None:
+                return
+            image = with_default_tag(status.image)
+            await self._event("Normal", "Pulling", f'Pulling image "{image}"', status.name)
+            failed = f'Failed to pull image "{image}": {error}'
+            await self._event("Warning", "Failed", failed, status.name)
+            status.state = {"waiting": {"reason": "ErrImagePull", "message": error}}
+            self.mark()
+            await self._event("Warning", "Failed", "Error: ErrImagePull", status.name)
+            if await self._image_changed(status, PULL_RESYNC):
+                continue
+            message = f'Back-off pulling image "{image}"'
+            await self._event("Normal", "BackOff", message, status.name)
+            status.state = {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f"{message}: ErrImagePull: {error}",
+                }
+            }
+            self.mark()
+            await self._event("Warning", "Failed", "Error: ImagePullBackOff", status.name)
+            if not await self._image_changed(status, backoff):
+                backoff = min(backoff * 2, PULL_BACKOFF_MAX)
+
+    async def _image_changed(self, status: ContainerStatus, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the Pod's spec names another image."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            self.updated.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.updated.wait(), left)
+            if self._spec(status.name).get("image", "") != status.image:
+                return True
+        return False
+
+    async def _run_init(self, status: ContainerStatus, volumes: dict[str, Path]) -> bool:
         backoff = BACKOFF_START
         while True:
-            code = await self._run_once(spec, status, volumes)
+            code = await self._run_once(status, volumes)
             if code == 0:
                 return True
             if self.pod["spec"].get("restartPolicy", "Always") == "Never":
                 return False
             backoff = await self._back_off(status, backoff)
 
-    async def _run_container(
-        self, spec: Obj, status: ContainerStatus, volumes: dict[str, Path]
-    ) -> int:
+    async def _run_container(self, status: ContainerStatus, volumes: dict[str, Path]) -> int:
         policy = self.pod["spec"].get("restartPolicy", "Always")
         backoff = BACKOFF_START
         while True:
             began = time.monotonic()
-            code = await self._run_once(spec, status, volumes)
+            code = await self._run_once(status, volumes)
             if policy == "Never" or (policy == "OnFailure" and code == 0):
                 return code
             if time.monotonic() - began > 2 * BACKOFF_MAX:
@@ -273,9 +335,11 @@ class PodWorker:
         await asyncio.sleep(backoff)
         return min(backoff * 2, BACKOFF_MAX)
 
-    async def _run_once(self, spec: Obj, status: ContainerStatus, volumes: dict[str, Path]) -> int:
+    async def _run_once(self, status: ContainerStatus, volumes: dict[str, Path]) -> int:
         status.state = {"waiting": {"reason": "ContainerCreating"}}
         self.mark()
+        await self._pull(status)
+        spec = self._spec(status.name)
         env = await self._environment(spec, status)
         argv = container_argv(spec)
         proc = ContainerProcess(self.dir / "containers" / status.name, status.restart_count)
@@ -321,12 +385,8 @@ class PodWorker:
     def _terminated(
         self, status: ContainerStatus, proc: ContainerProcess, code: int, started: str | None = None
     ) -> None:
-        spec = next(
-            c
-            for c in self.pod["spec"].get("initContainers", []) + self.pod["spec"]["containers"]
-            if c["name"] == status.name
-        )
-        fallback = spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        policy = self._spec(status.name).get("terminationMessagePolicy")
+        fallback = policy == "FallbackToLogsOnError"
         terminated: Obj = {
             "exitCode": code,
             "reason": "Completed" if code == 0 else "Error",
@@ -343,7 +403,7 @@ class PodWorker:
 
     async def _environment(self, spec: Obj, status: ContainerStatus) -> dict[str, str]:
         base = base_env(self.pod, self.ctx.config.apiserver_port, self.ctx.marker)
-        delay = 0.2
+        delay = RETRY_START
         while True:
             try:
                 return await container_env(
@@ -354,8 +414,9 @@ class PodWorker:
                     "waiting": {"reason": "CreateContainerConfigError", "message": str(err)}
                 }
                 self.mark()
+                await self._event("Warning", "Failed", f"Error: {err}", status.name)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RETRY_MAX)
 
     def _mounts(self, spec: Obj, volumes: dict[str, Path]) -> list[dict]:
         mounts = []

@@ -5,14 +5,22 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .api import Api, Obj
+from .api import Api, ApiError, Obj
 from .env import Lookup, field_value
 
 TOKEN_SECONDS = 3607
 
 
 class VolumeError(Exception):
-    """A volume could not be set up (yet)."""
+    """A volume could not be set up (yet); the message is the volume plugin's."""
+
+
+class MountFailed(Exception):
+    """Setting up volume `volume` failed; str() is the kubelet's FailedMount message."""
+
+    def __init__(self, volume: str, cause: Exception) -> None:
+        super().__init__(f'MountVolume.SetUp failed for volume "{volume}" : {cause}')
+        self.volume = volume
 
 
 def _write_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
@@ -23,7 +31,15 @@ def _write_files(directory: Path, files: dict[str, tuple[bytes, int]]) -> None:
         path.chmod(mode)
 
 
-def _select(data: dict[str, bytes], source: Obj, default_mode: int) -> dict[str, tuple[bytes, int]]:
+MISSING_KEY = {
+    "configmap": "configmap references non-existent config key: {}",
+    "secret": "references non-existent secret key: {}",
+}
+
+
+def _select(
+    kind: str, data: dict[str, bytes], source: Obj, default_mode: int
+) -> dict[str, tuple[bytes, int]]:
     items = source.get("items")
     if not items:
         return {k: (v, default_mode) for k, v in data.items()}
@@ -32,7 +48,7 @@ def _select(data: dict[str, bytes], source: Obj, default_mode: int) -> dict[str,
         if item["key"] not in data:
             if source.get("optional"):
                 continue
-            raise VolumeError(f"key {item['key']} not found in {source.get('name')}")
+            raise VolumeError(MISSING_KEY[kind].format(item["key"]))
         chosen[item["path"]] = (data[item["key"]], item.get("mode", default_mode))
     return chosen
 
@@ -40,14 +56,11 @@ def _select(data: dict[str, bytes], source: Obj, default_mode: int) -> dict[str,
 class VolumeBuilder:
     """Builds every volume of one Pod under `pod_dir/volumes`."""
 
-    def __init__(
-        self, api: Api, pod: Obj, pod_dir: Path, claims_dir: Path, memory_dir: Path, ca_file: str
-    ) -> None:
+    def __init__(self, api: Api, pod: Obj, pod_dir: Path, memory_dir: Path, ca_file: str) -> None:
         self.api = api
         self.pod = pod
         self.namespace = pod["metadata"]["namespace"]
         self.pod_dir = pod_dir
-        self.claims_dir = claims_dir
         self.memory_dir = memory_dir
         self.ca_file = ca_file
         self.lookup = Lookup(api, self.namespace)
@@ -56,7 +69,10 @@ class VolumeBuilder:
         """Create all volumes; return volume name -> host path."""
         paths = {}
         for volume in self.pod["spec"].get("volumes", []):
-            paths[volume["name"]] = await self._one(volume)
+            try:
+                paths[volume["name"]] = await self._one(volume)
+            except (VolumeError, LookupError) as err:
+                raise MountFailed(volume["name"], err) from err
         return paths
 
     async def _one(self, volume: Obj) -> Path:
@@ -68,14 +84,11 @@ class VolumeBuilder:
             target.mkdir(parents=True, exist_ok=True)
             return target
         if "persistentVolumeClaim" in volume:
-            claim = self.claims_dir / self.namespace / volume["persistentVolumeClaim"]["claimName"]
-            claim.mkdir(parents=True, exist_ok=True)
-            return claim
+            return await self._claim(volume["persistentVolumeClaim"]["claimName"])
+        if "ephemeral" in volume:
+            return await self._claim(f"{self.pod['metadata']['name']}-{name}")
         if "hostPath" in volume:
-            path = Path(volume["hostPath"]["path"])
-            if volume["hostPath"].get("type") in ("DirectoryOrCreate",):
-                path.mkdir(parents=True, exist_ok=True)
-            return path
+            return _host_path(volume["hostPath"])
         files: dict[str, tuple[bytes, int]] = {}
         if "configMap" in volume:
             files = await self._keyed("configmap", volume["configMap"])
@@ -88,7 +101,7 @@ class VolumeBuilder:
             files = await self._projected(volume["projected"])
         else:
             kinds = sorted(set(volume) - {"name"})
-            raise VolumeError(f"volume {name}: unsupported kind {kinds}")
+            raise VolumeError(f"unsupported volume type {kinds} on the headwater test node")
         # Rebuild atomically enough for tests: fresh directory each time.
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
@@ -99,12 +112,26 @@ class VolumeBuilder:
         self, kind: str, source: Obj, default_mode: int | None = None
     ) -> dict[str, tuple[bytes, int]]:
         mode = source.get("defaultMode", default_mode if default_mode is not None else 0o644)
-        data = await self.lookup.data(kind, source["name"])
-        if data is None:
-            if source.get("optional"):
-                return {}
-            raise VolumeError(f"{kind} {source['name']} not found")
-        return _select(data, source, mode)
+        data = await self.lookup.required(kind, source)
+        return {} if data is None else _select(kind, data, source, mode)
+
+    async def _claim(self, claim_name: str) -> Path:
+        """A claim's volume: the PersistentVolume it is bound to, as the kubelet resolves it."""
+        base = f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{claim_name}"
+        try:
+            claim = await self.api.get(base)
+            if claim.get("status", {}).get("phase") != "Bound":
+                raise VolumeError("PVC is not bound")
+            if not claim["spec"].get("volumeName"):
+                raise VolumeError("PVC has empty pvc.Spec.VolumeName")
+            volume = await self.api.get(f"/api/v1/persistentvolumes/{claim['spec']['volumeName']}")
+        except (ApiError, VolumeError) as err:
+            message = f"error processing PVC {self.namespace}/{claim_name}: {err}"
+            raise VolumeError(message) from err
+        if "hostPath" not in volume["spec"]:
+            name = volume["metadata"]["name"]
+            raise VolumeError(f"{name}: only hostPath volumes are supported on the test node")
+        return _host_path(volume["spec"]["hostPath"])
 
     def _downward(self, source: Obj, default_mode: int = 0o644) -> dict[str, tuple[bytes, int]]:
         mode = source.get("defaultMode", default_mode)
@@ -153,6 +180,13 @@ class VolumeBuilder:
             {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
         )
         return str(answer["status"]["token"])
+
+
+def _host_path(source: Obj) -> Path:
+    path = Path(source["path"])
+    if source.get("type") == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def remove_pod_volumes(pod_dir: Path, memory_dir: Path) -> None:

@@ -22,6 +22,7 @@ APISERVER_NAMES = (
     "kubernetes.default.svc.cluster.local",
 )
 
+PROVISIONER_USER = "headwater:provisioner"  # the agent's storage provisioner
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
@@ -143,6 +144,7 @@ class ClusterPki:
     admin: Pair
     controller_manager: Pair
     scheduler: Pair
+    provisioner: Pair
     node_client: Pair
     node_serving: Pair
     service_account_key: Path
@@ -186,6 +188,7 @@ def make_pki(directory: Path, node_name: str) -> ClusterPki:
             "controller-manager", "system:kube-controller-manager", client=True
         ),
         scheduler=ca.issue("scheduler", "system:kube-scheduler", client=True),
+        provisioner=ca.issue("provisioner", PROVISIONER_USER, client=True),
         node_client=ca.issue(
             "node-client", f"system:node:{node_name}", "system:nodes", client=True
         ),

@@ -18,6 +18,7 @@ from .kubeconfig import write_kubeconfig
 from .layout import NODE_NAME, ClusterState, tmpfs_dir
 from .probe import context, get, get_json
 from .procs import alive, free_port, read_pid, spawn
+from .storage import PROVISIONER, install_storage
 
 HERE = Path(__file__).resolve().parent.parent
 SERVICE_CIDR = "10.0.0.0/24"
@@ -150,6 +151,9 @@ def start_agent(state: ClusterState, pki: ClusterPki, cluster_dir: Path) -> None
         "node_key": str(pki.node_client.key),
         "scheduler_cert": str(pki.scheduler.cert),
         "scheduler_key": str(pki.scheduler.key),
+        "provisioner_cert": str(pki.provisioner.cert),
+        "provisioner_key": str(pki.provisioner.key),
+        "provisioner_name": PROVISIONER,
         "serving_cert": str(pki.node_serving.cert),
         "serving_key": str(pki.node_serving.key),
         "kubelet_port": state.kubelet_port,
@@ -212,6 +216,7 @@ def up(cluster_dir: Path) -> ClusterState:
     write_kubeconfig(cluster_dir / "kubeconfig", state.server, pki.ca.cert, pki.admin, "admin")
     start_etcd(state, cluster_dir)
     start_apiserver(state, pki, cluster_dir)
+    install_storage(state.server, context(pki.ca, pki.admin))
     start_controller_manager(state, pki, cluster_dir)
     start_agent(state, pki, cluster_dir)
     return state
