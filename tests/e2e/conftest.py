@@ -2,10 +2,11 @@
 kube-controller-manager and the test node agent (see tests/cluster/README.md).
 
 Fixtures:
-  cluster    session-scoped Cluster. Reuses the cluster KUBECONFIG points at when
-             HEADWATER_REUSE_CLUSTER or KUBECONFIG is set and it answers /readyz;
-             otherwise runs tests/cluster/up into a temporary directory and
-             tests/cluster/down at the end of the session.
+  cluster    session-scoped Cluster. Reuses the cluster HEADWATER_REUSE_CLUSTER names
+             (a kubeconfig or a cluster dir; KUBECONFIG alone is never used, so the
+             tests cannot start an operator on a real cluster by accident); otherwise
+             runs tests/cluster/up into a temporary directory and tests/cluster/down at
+             the end of the session.
   namespace  a fresh namespace per test (default ServiceAccount ready), deleted after.
   kubectl    cluster.kubectl: run the real kubectl with the cluster's kubeconfig.
   apply      cluster.apply: `kubectl apply` a path, YAML text, or dict(s).
@@ -155,16 +156,17 @@ def _bin_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    reuse = os.environ.get("HEADWATER_REUSE_CLUSTER") or os.environ.get("KUBECONFIG")
+    # Only when asked: KUBECONFIG alone may point at a real cluster, where the tests
+    # would start a cluster-wide operator.
+    reuse = os.environ.get("HEADWATER_REUSE_CLUSTER")
     if reuse:
         kubeconfig = Path(reuse)
         if kubeconfig.is_dir():
             kubeconfig = kubeconfig / "kubeconfig"
-        if not kubeconfig.exists():
-            kubeconfig = Path(os.environ.get("KUBECONFIG", "")).expanduser()
-        if kubeconfig.is_file() and _reachable(str(kubeconfig)):
-            yield Cluster(kubeconfig, None, _bin_dir())
-            return
+        if not (kubeconfig.is_file() and _reachable(str(kubeconfig))):
+            pytest.fail(f"HEADWATER_REUSE_CLUSTER={reuse} does not answer", pytrace=False)
+        yield Cluster(kubeconfig, None, _bin_dir())
+        return
     directory = tmp_path_factory.mktemp("cluster")
     up = subprocess.run([str(CLUSTER_DIR / "up"), str(directory)], capture_output=True, text=True)
     if up.returncode != 0:
@@ -220,6 +222,8 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 # function-scoped `operator` fixture starts the process again if a test left it down.
 
 REPO = CLUSTER_DIR.parent.parent
+POD_START_TIMEOUT = 15
+"""The tests' operator fails a node whose Pod cannot start after this many seconds."""
 CRD_DIR = REPO / "crds"
 HEADWATER_KINDS = ("datasets", "functions", "dataflows", "runs")
 
@@ -252,15 +256,22 @@ class Operator:
         return f"http://127.0.0.1:{self.health_port}/healthz"
 
     @property
+    def ready_url(self) -> str:
+        """200 once the operator leads, its cache is filled and it reconciles."""
+        return f"http://127.0.0.1:{self.health_port}/readyz"
+
+    @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def arguments(self) -> list[str]:
         ports = ["--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port)]
-        return [*ports, "--listen-host", "127.0.0.1", "--resync-seconds", "5", *self.extra]
+        fast = ["--resync-seconds", "5", "--pod-start-timeout", str(POD_START_TIMEOUT)]
+        return [*ports, "--listen-host", "127.0.0.1", *fast, *self.extra]
 
-    def start(self) -> None:
-        """Start the process and wait until its health endpoint answers."""
+    def start(self, ready: bool = True) -> None:
+        """Start the process and wait until it reconciles (`ready`), or only until its
+        health endpoint answers (a standby replica)."""
         import sys
         import urllib.request
 
@@ -275,13 +286,15 @@ class Operator:
                 start_new_session=True,
             )
 
+        url = self.ready_url if ready else self.health_url
+
         def healthy() -> bool:
             if not self.alive:
                 raise AssertionError(f"the operator exited:\n{self.tail()}")
-            with urllib.request.urlopen(self.health_url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:
                 return response.status == 200
 
-        wait_for(healthy, 60, "the operator's /healthz")
+        wait_for(healthy, 90, f"the operator's {url}")
 
     def kill(self) -> None:
         """SIGKILL, as a crash or an OOM kill would: no cleanup at all."""
@@ -467,3 +480,23 @@ def sleeper(cluster: Cluster, namespace: str, more: tuple[dict, ...] = (), **spe
 def running_pod(cluster: Cluster, namespace: str, run: str = "r") -> bool:
     pods = of_run(cluster, namespace, "pods", run)
     return any(p.get("status", {}).get("phase") == "Running" for p in pods)
+
+
+def restart_apiserver(cluster: Cluster) -> None:
+    """Stop kube-apiserver (SIGTERM, as a rolling upgrade of the control plane would) and
+    start it again with the same command line; returns once it answers /readyz."""
+    import sys
+
+    sys.path.insert(0, str(CLUSTER_DIR))
+    from controlplane.procs import alive, read_pid, spawn, terminate
+
+    base = cluster_dir(cluster)
+    assert base is not None, "restarting the API server needs the cluster's directory"
+    pid = read_pid(base / "kube-apiserver.pid")
+    assert pid is not None and alive(pid)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    environ = Path(f"/proc/{pid}/environ").read_bytes().rstrip(b"\0").split(b"\0")
+    env = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+    terminate([pid], grace=10)
+    spawn("kube-apiserver", [a.decode() for a in argv], base, env)
+    wait_for(lambda: _reachable(str(cluster.kubeconfig)), 60, "the API server back")

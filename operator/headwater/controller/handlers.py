@@ -141,8 +141,11 @@ def _changed_spec(body: Manifest) -> bool:
     return observed != body["metadata"].get("generation")
 
 
-def register(registry: kopf.OperatorRegistry, services: Services) -> Workers:
-    """Register the handlers; the workers they start, for the health check."""
+def register(
+    registry: kopf.OperatorRegistry, services: Services, ready: threading.Event | None = None
+) -> Workers:
+    """Register the handlers; the workers they start, for the health check. `ready` is
+    set once the cache is filled and the workers run."""
     cache, queue = services.cache, services.queue
     workers = Workers(queue, services.handle, count=services.settings.workers)
     stop = threading.Event()
@@ -163,6 +166,8 @@ def register(registry: kopf.OperatorRegistry, services: Services) -> Workers:
         settings.watching.label_selectors["", "configmaps"] = SNAPSHOT_SELECTOR
         services.prime()
         workers.start()
+        if ready is not None:
+            ready.set()
 
         def resync_loop() -> None:
             relisted = time.monotonic()

@@ -70,7 +70,7 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
         Catalog(kube, cache, queue, settings),
     )
     registry = kopf.OperatorRegistry()
-    workers.append(register(registry, services))
+    workers.append(register(registry, services, health.ready if health else None))
     try:
         kopf.run(
             registry=registry,
