@@ -1,18 +1,24 @@
-"""How fast the operator moves, on the local control plane. Prints figures; asserts nothing.
+"""How fast and how frugal the operator is, on the local control plane. Prints figures;
+asserts nothing.
 
 - chain: the delay from a node's Job finishing (its Complete condition, as a watch sees
   it) to the next node's Job being created, along a chain (median, p95);
 - fan-out: Jobs created per second when many nodes become ready at once;
-- status size of a large Run, computed by the same engine the operator runs;
-- operator CPU per reconcile as the DAG grows (from /proc and the reconcile histogram).
+- per node, for every flow: API requests the operator made (counted from the request
+  lines its HTTP client logs with --verbose, so any version of the operator can be
+  measured the same way), reconciles, and operator CPU;
+- the stored status of three 5,000-node Runs (all succeeded, all failed with long
+  tracebacks, a chain whose first node failed), computed by the same engine and status
+  budget the operator uses, with node names at Kubernetes' 63-character limit.
 
-Usage: python bench/operator_speed.py [--chain 20] [--fanout 200] [--status-nodes 5000]
+Usage: python bench/operator_speed.py [--chain 20] [--fanout 1000] [--status-nodes 5000]
 Needs the binaries of tests/cluster/build; starts and stops its own cluster.
 """
 
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -20,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,7 +45,14 @@ from headwater.api import (
     RunSpec,
 )
 from headwater.engine import ObservedNode, step
+from headwater.graph import build_graph
 from headwater.snapshot import Snapshot
+from headwater.status_budget import fit, wire_size
+
+REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) /(api|apis)/')
+"""A request as urllib3 logs it at debug level: the kubernetes client's calls, not
+kopf's watches (aiohttp)."""
+TRACEBACK = "Traceback (most recent call last):\n" + '  File "x.py", line 9, in f\n' * 100
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "tests" / "cluster"
@@ -154,6 +168,7 @@ class Operator:
                 "200",
                 "--burst",
                 "400",
+                "--verbose",
             ],
             env=cluster.env,
             stdout=self.log,
@@ -178,6 +193,12 @@ class Operator:
             for line in text.splitlines()
             if line.startswith(name + " ") or line.startswith(name + "{")
         )
+
+    def requests(self) -> int:
+        """API requests so far, from the log."""
+        self.log.flush()
+        with open(self.log.name, errors="replace") as log:
+            return sum(1 for line in log if REQUEST_LINE.search(line))
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -242,6 +263,23 @@ def wait_for_run(cluster: Cluster, namespace: str, name: str, timeout: float) ->
     raise TimeoutError(f"run {namespace}/{name} did not finish in {timeout}s")
 
 
+@dataclass
+class Cost:
+    nodes: int
+    cpu: float
+    reconciles: float
+    requests: int
+
+    def show(self) -> None:
+        each = 1000 * self.cpu / max(self.reconciles, 1)
+        print(
+            f"  per node: {self.requests / self.nodes:.1f} API requests,"
+            f" {self.reconciles / self.nodes:.1f} reconciles,"
+            f" {1000 * self.cpu / self.nodes:.1f} ms operator CPU"
+            f" ({each:.1f} ms per reconcile)"
+        )
+
+
 def run_flow(
     cluster: Cluster,
     operator: Operator,
@@ -249,12 +287,14 @@ def run_flow(
     nodes: list[dict],
     parallelism: int | None,
     timeout: float,
-) -> tuple[JobWatch, dict, float, float]:
+) -> tuple[JobWatch, dict, Cost]:
     cluster.kubectl("create", "namespace", namespace)
     jobs = JobWatch(namespace)
-    cpu_before, reconciles_before = (
+    time.sleep(2)  # the namespace's own events settle first
+    cpu_before, reconciles_before, requests_before = (
         operator.cpu_seconds(),
         operator.metric("headwater_reconcile_duration_seconds_count"),
+        operator.requests(),
     )
     cluster.kubectl(
         "apply",
@@ -265,15 +305,16 @@ def run_flow(
         stdin=yaml.safe_dump_all(flow_manifests(namespace, nodes, parallelism)),
     )
     status = wait_for_run(cluster, namespace, namespace, timeout)
-    cpu = operator.cpu_seconds() - cpu_before
-    reconciles = operator.metric("headwater_reconcile_duration_seconds_count") - reconciles_before
+    time.sleep(3)  # what the last status write sets off
+    cost = Cost(
+        nodes=len(nodes),
+        cpu=operator.cpu_seconds() - cpu_before,
+        reconciles=operator.metric("headwater_reconcile_duration_seconds_count")
+        - reconciles_before,
+        requests=operator.requests() - requests_before,
+    )
     jobs.stop()
-    return jobs, status, cpu, reconciles
-
-
-def print_cpu(cpu: float, reconciles: float) -> None:
-    each = 1000 * cpu / max(reconciles, 1)
-    print(f"  operator CPU {cpu:.2f} s over {reconciles:.0f} reconciles = {each:.1f} ms each")
+    return jobs, status, cost
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -282,9 +323,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def chain_figures(cluster: Cluster, operator: Operator, length: int) -> None:
-    jobs, status, cpu, reconciles = run_flow(
-        cluster, operator, "bench-chain", chain_nodes(length), None, 600
-    )
+    jobs, status, cost = run_flow(cluster, operator, "bench-chain", chain_nodes(length), None, 600)
     by_node = {node: job for job, node in jobs.nodes.items()}
     delays = []
     for i in range(1, length):
@@ -294,14 +333,14 @@ def chain_figures(cluster: Cluster, operator: Operator, length: int) -> None:
     print(f"chain of {length}: run {status['phase']} in {status.get('duration')}")
     median, p95 = statistics.median(delays), percentile(delays, 0.95)
     print(f"  Job complete -> next Job created: median {median:.0f} ms, p95 {p95:.0f} ms")
-    print_cpu(cpu, reconciles)
+    cost.show()
 
 
 def fan_out_figures(
     cluster: Cluster, operator: Operator, width: int, parallelism: int | None
 ) -> None:
     namespace = f"bench-fan-{width}"
-    jobs, status, cpu, reconciles = run_flow(
+    jobs, status, cost = run_flow(
         cluster, operator, namespace, fan_out_nodes(width), parallelism, 1800
     )
     created = sorted(t for name, t in jobs.created.items() if jobs.nodes.get(name) != "src")
@@ -316,54 +355,74 @@ def fan_out_figures(
         f"fan-out of {width} (parallelism {limit}): {status['phase']} in {status.get('duration')}"
     )
     print(f"  Jobs created per second when {len(first_wave)} became ready at once: {rate:.1f}")
-    print_cpu(cpu, reconciles)
+    cost.show()
 
 
-def status_size(nodes: int, shape: str) -> None:
-    """The status the operator would write for a finished Run of `nodes` nodes: the same
-    engine call, with realistic times, outputs at their conventional place. A fan-out is
-    the worst case: every node's output is a final output of the run."""
-    wiring = fan_out_nodes(nodes - 1) if shape == "fan-out" else chain_nodes(nodes)
+def long_name(i: int) -> str:
+    """A node name at the 63-character limit: the most bytes per node."""
+    return f"node-{i:05d}-" + "x" * 52
+
+
+def status_size(nodes: int, case: str) -> None:
+    """The status the operator would store for a 5,000-node Run, before and after the
+    status budget: the same engine call and `fit` the operator makes."""
+    names = [long_name(i) for i in range(nodes)]
+    if case == "chain, first node failed":
+        wiring = [
+            {"name": n, "function": "noop", "inputs": {"x": names[i - 1] if i else "x"}}
+            | {"outputs": [n]}
+            for i, n in enumerate(names)
+        ]
+    else:
+        wiring = [
+            {"name": n, "function": "noop", "inputs": {"x": "x"}, "outputs": [n]} for n in names
+        ]
     flow = DataflowSpec(nodes=[DataflowNode(**n) for n in wiring])
-    specs = {
-        "source": FunctionSpec(handler="source", code=FunctionCode(inline=SOURCE), outputs=["out"]),
-        "noop": FunctionSpec(
-            handler="noop",
-            code=FunctionCode(inline=NOOP),
-            params=[Param(name="x", type="value")],
-            outputs=["out"],
-        ),
-    }
-    snapshot = Snapshot(dataflow=flow, functions=specs)
+    noop = FunctionSpec(
+        handler="noop",
+        code=FunctionCode(inline=NOOP),
+        params=[Param(name="x", type="value")],
+        outputs=["out"],
+    )
+    snapshot = Snapshot(dataflow=flow, functions={"noop": noop})
+    run_name = "r" * 63
     run = Run(
-        metadata=ObjectMeta(name="big-run-20261123", namespace="team-a", generation=1),
-        spec=RunSpec(dataflow="big"),
+        metadata=ObjectMeta(name=run_name, namespace="team-a", generation=1),
+        spec=RunSpec(dataflow="big", parameters={"x": {"value": 1}}, retries=9),
     )
     start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    store = "/var/lib/headwater/store"
+    store = "s3://" + "b" * 63 + "/headwater/team-a"
     observed = {}
-    for i, node in enumerate(flow.nodes):
+    for i, name in enumerate(names):
         began = start + timedelta(seconds=i // 50)
-        # As the runner reports them: by declared name, at the wired name's place.
-        uri = f"{store}/runs/big-run-20261123/{node.id}/{node.outputs[0]}"
-        observed[node.id] = ObservedNode(
-            NodePhase.SUCCEEDED,
-            started_at=began,
-            finished_at=began + timedelta(seconds=3),
-            outputs={"out": uri},
-            job=f"big-run-20261123-{node.id}-abcdef",
-        )
-    decision = step(
-        run.model_copy(update={"status": None}),
-        snapshot,
-        observed,
-        start + timedelta(hours=1),
-        store_root=store,
+        if case == "chain, first node failed" and i > 0:
+            continue
+        if case == "all succeeded":
+            observed[name] = ObservedNode(
+                NodePhase.SUCCEEDED,
+                started_at=began,
+                finished_at=began + timedelta(seconds=3),
+                outputs={"out": f"{store}/runs/{run_name}/{name}/{name}"},
+                job=f"{run_name[:50]}-{i}",
+            )
+        else:
+            observed[name] = ObservedNode(
+                NodePhase.FAILED,
+                attempts=10,
+                exit_code=1,
+                message=TRACEBACK,
+                started_at=began,
+                finished_at=began + timedelta(seconds=3),
+                job=f"{run_name[:50]}-{i}",
+            )
+    decision = step(run, snapshot, observed, start + timedelta(hours=1), store_root=store)
+    whole = wire_size(decision.status.to_wire())
+    graph = build_graph(snapshot.dataflow, snapshot.functions)
+    stored = wire_size(fit(decision.status, graph.node_ids).to_wire())
+    print(
+        f"status of a {nodes}-node Run, {case}: {stored / 1024:.0f} KiB stored"
+        f" (unbounded it would be {whole / 1024:.0f} KiB; etcd's limit is 1536 KiB)"
     )
-    size = len(json.dumps(decision.status.to_wire()))
-    share = 100 * size / (1.5 * 1024 * 1024)
-    kib = size / 1024
-    print(f"status of a finished {nodes}-node {shape} Run: {kib:.0f} KiB ({share:.0f}% of 1.5 MiB)")
 
 
 def main() -> None:
@@ -371,14 +430,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chain", type=int, default=20)
-    parser.add_argument("--fanout", type=int, default=200)
+    parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--fanout-parallelism", type=int, default=50)
     parser.add_argument("--grow", default="10,50,100", help="fan-out widths for CPU per reconcile")
     parser.add_argument("--status-nodes", type=int, default=5000)
     parser.add_argument("--metrics-port", type=int, default=19090)
     args = parser.parse_args()
-    status_size(args.status_nodes, "chain")
-    status_size(args.status_nodes, "fan-out")
+    for case in ("all succeeded", "all failed with long tracebacks", "chain, first node failed"):
+        status_size(args.status_nodes, case)
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as scratch:
         cluster = Cluster(Path(scratch) / "cluster")
         try:

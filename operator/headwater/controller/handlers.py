@@ -17,6 +17,7 @@ import kopf
 from pydantic import ValidationError
 
 from headwater.api import GROUP, VERSION, Dataflow, RunPhase, RunStatus
+from headwater.controller import metrics
 from headwater.controller.cache import ObjectCache
 from headwater.controller.catalog import Catalog
 from headwater.controller.kube import Kube, Manifest, Permission
@@ -95,6 +96,7 @@ class Services:
             for body in self.cache.items(kind):
                 if self.catalog.due(kind, body):
                     self.queue.add(_key(kind, body))
+        metrics.RESYNCS.inc()
 
     def dependents_changed(self, plural: str, namespace: str, name: str) -> None:
         """A Function change re-validates the Dataflows that use it; any catalog change

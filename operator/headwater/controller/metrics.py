@@ -24,6 +24,7 @@ NODE_SECONDS = Histogram(
 JOBS_CREATED = Counter("headwater_jobs_created_total", "Jobs the operator created")
 RECONCILE_SECONDS = Histogram("headwater_reconcile_duration_seconds", "Time of one Run reconcile")
 RECONCILE_ERRORS = Counter("headwater_reconcile_errors_total", "Run reconciles that raised")
+RESYNCS = Counter("headwater_resyncs_total", "Passes that queued every object again")
 
 _phases: dict[tuple[str, str], RunPhase] = {}
 _phases_lock = threading.Lock()  # reconciles of different Runs run in different threads

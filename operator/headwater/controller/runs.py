@@ -345,7 +345,11 @@ class RunReconciler:
         try:
             previous = Run.model_validate(body)
         except ValidationError:
-            log.warning("Run %s has a status this version cannot read; nothing reused", body)
+            log.warning(
+                "Run %s/%s has a status this version cannot read; nothing reused",
+                run.metadata.namespace,
+                run.spec.resume_from,
+            )
             return None
         status = previous.status or RunStatus()
         if not status.node_phases:
