@@ -193,8 +193,8 @@ def not_as_written(node: yaml.Node) -> Iterator[tuple[str, str]]:
                 if key.tag == MERGE:
                     stack.append((value, path))
                     continue
-                text = _key_text(key)
-                here = f"{path}.{text}" if path else text
+                # The key as written, since that is what the user will look for.
+                here = f"{path}.{key.value}" if path else str(key.value)
                 hint = read_as(key) if _renamed(key) else None
                 if hint is not None:
                     yield here, f"the key {hint}"

@@ -14,6 +14,9 @@ COMPARISON_BUDGET = 20_000
 """Most difflib comparisons one `Names` makes. A comparison costs up to ~35 µs, so this
 keeps the worst case (thousands of unknown names among thousands of known ones) under a
 second; slips (`Names.slip`) are found by index and never run out."""
+SCANS = 32
+"""Questions answered by scanning every name; past these, an index of one-deletion
+variants (costly to build, cheap to ask) answers the rest."""
 SHORTEST_EDITED = 3
 """Names shorter than this differ by one letter from too many others (`x`, `y`) for a
 one-letter slip to mean anything; they still match another spelling of their case or
@@ -26,24 +29,9 @@ def normal(name: str) -> str:
 
 
 def _variants(name: str) -> set[str]:
-    # Two strings one edit apart share a string with at most one letter deleted from
-    # each (a symmetric-deletion index), so one dict lookup per variant finds them.
+    # Two names a slip apart share a string with at most one letter dropped from each
+    # (a symmetric-deletion index): one dict lookup per variant finds them.
     return {name, *(name[:i] + name[i + 1 :] for i in range(len(name)))}
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """One letter added, dropped or changed, or two neighbours swapped."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    start = 0
-    while start < min(len(a), len(b)) and a[start] == b[start]:
-        start += 1
-    if len(a) == len(b):
-        rest_a, rest_b = a[start:], b[start:]
-        swapped = len(rest_a) >= 2 and rest_a[1::-1] == rest_b[:2] and rest_a[2:] == rest_b[2:]
-        return rest_a[1:] == rest_b[1:] or swapped
-    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-    return longer[start + 1 :] == shorter[start:]
 
 
 class Names:
@@ -52,30 +40,30 @@ class Names:
     def __init__(self, names: Iterable[str]) -> None:
         self.names = sorted(set(names))
         self.comparisons_left = COMPARISON_BUDGET
-        self._by_variant: dict[str, list[str]] = {}
-        for name in self.names:
-            for variant in _variants(normal(name)):
-                self._by_variant.setdefault(variant, []).append(name)
+        self._index: dict[str, list[str]] | None = None
         self._closest: dict[str, str | None] = {}
 
     def slip(self, name: str) -> str | None:
-        """The existing name `name` is one slip away from: another case or `-` for `_`,
-        or one letter added, dropped or changed, or two neighbours swapped."""
+        """The existing name `name` is one slip away from: the same once at most one
+        letter is dropped from each, after case and `-` versus `_` — a letter added,
+        dropped, changed or moved one place."""
+        if self._index is None:
+            # Built on the first question, once: most validations ask none.
+            self._index = {}
+            for known in self.names:
+                for variant in _variants(normal(known)):
+                    self._index.setdefault(variant, []).append(known)
         typed = normal(name)
-        hits = {
-            found
-            for variant in _variants(typed)
-            for found in self._by_variant.get(variant, ())
-            if found != name
-        }
-        same = sorted(h for h in hits if normal(h) == typed)
+        hits = sorted(
+            {found for v in _variants(typed) for found in self._index.get(v, ()) if found != name}
+        )
+        same = [h for h in hits if normal(h) == typed]
         if same:
             return same[0]
-        long_enough = (h for h in hits if max(len(typed), len(h)) >= SHORTEST_EDITED)
-        edited = sorted(h for h in long_enough if _one_edit(typed, normal(h)))
-        if not edited:
-            return None
-        # The most similar of several; sorted first so that ties go alphabetically.
+        edited = [h for h in hits if max(len(typed), len(h)) >= SHORTEST_EDITED]
+        if len(edited) <= 1:
+            return edited[0] if edited else None
+        # The most similar of several; max keeps the first, so ties go alphabetically.
         return max(edited, key=lambda h: difflib.SequenceMatcher(None, name, h).ratio())
 
     def closest(self, name: str) -> str | None:

@@ -65,6 +65,11 @@ class Problem:
         return f"{self.resource} {self.path}: {self.message} ({self.kind})"
 
 
+def describe(problems: Iterable[Problem]) -> str:
+    """Problems as one line for a condition's message: `Run/r spec.parameters.x: …; …`."""
+    return "; ".join(f"{p.resource} {p.path}: {p.message}" for p in problems)
+
+
 def validate(
     dataflow: DataflowSpec,
     functions: Mapping[str, FunctionSpec],
@@ -200,6 +205,7 @@ def check_parameters(
     parameter that reads it. `inline_datasets`: dataset name → its inline values (a
     dataset bound but not listed is data in a file, read only when a node runs)."""
     graph = build_graph(dataflow, functions)
+    readers = _readers(graph)
     where = _resource("Run", run_name)
     problems = []
     for name, binding in run.parameters.items():
@@ -210,7 +216,7 @@ def check_parameters(
             what = f"inline dataset {binding.dataset!r}"
         else:
             continue
-        for node_id, param_name in _readers(graph, name):
+        for node_id, param_name in readers.get(name, ()):
             function = functions.get(graph.nodes[node_id].function)
             param = function.param(param_name) if function is not None else None
             if param is None or param.type != ParamType.VALUE or param.schema_ is None:
@@ -231,14 +237,13 @@ def check_parameters(
     return problems
 
 
-def _readers(graph: Graph, name: str) -> list[tuple[str, str]]:
-    """(node id, parameter) of every node input wired to `name`."""
-    return [
-        (node_id, param)
-        for node_id in graph.node_ids
-        for param, wired in graph.inputs[node_id].items()
-        if wired == name
-    ]
+def _readers(graph: Graph) -> dict[str, list[tuple[str, str]]]:
+    """Wired name → (node id, parameter) of every node input that reads it."""
+    readers: dict[str, list[tuple[str, str]]] = {}
+    for node_id in graph.node_ids:
+        for param, wired in graph.inputs[node_id].items():
+            readers.setdefault(wired, []).append((node_id, param))
+    return readers
 
 
 def _shown(value: JsonValue) -> str:
@@ -266,17 +271,19 @@ def _likely_typos(dataflow: DataflowSpec, graph: Graph) -> list[tuple[str, str, 
     produces, one slip away from a name another node does produce."""
     produced = Names(graph.producers)
     index = _first_index(dataflow)
+    readers = _readers(graph)
+    final = set(graph.final_outputs)
     found = []
     for name in sorted(graph.free_inputs):
         meant = produced.slip(name)
         if meant is None:
             continue
-        for node_id, param in _readers(graph, name):
+        for node_id, param in readers[name]:
             producers = [p for p in graph.producers[meant] if p != node_id]
             if not producers:
                 continue  # the node's own output: reading it would be a cycle
             node = graph.nodes[node_id]
-            unread = " and nothing reads" if meant in graph.final_outputs else ""
+            unread = " and nothing reads" if meant in final else ""
             found.append(
                 (
                     name,
@@ -466,8 +473,9 @@ def _bindings(
             )
 
     typos = {name: (path, message) for name, path, message in _likely_typos(dataflow, graph)}
+    readers_of = _readers(graph)
     for name in sorted(graph.free_inputs - run.parameters.keys()):
-        readers = _readers_without_default(graph, functions, name)
+        readers = _readers_without_default(functions, graph, readers_of[name])
         if readers:
             fix = "bind it to a dataset or a value"
             if name in typos:
@@ -486,17 +494,16 @@ def _bindings(
 
 
 def _readers_without_default(
-    graph: Graph, functions: Mapping[str, FunctionSpec], name: str
+    functions: Mapping[str, FunctionSpec], graph: Graph, readers: list[tuple[str, str]]
 ) -> list[str]:
-    readers = []
-    for node_id in graph.node_ids:
+    found = []
+    for node_id, param_name in readers:
         function = functions.get(graph.nodes[node_id].function)
-        for param_name, wired in graph.inputs[node_id].items():
-            param = function.param(param_name) if function is not None else None
-            # An unknown function or parameter is reported on the dataflow already.
-            if wired == name and param is not None and param.default is None:
-                readers.append(f"node {node_id!r} (parameter {param_name!r})")
-    return readers
+        param = function.param(param_name) if function is not None else None
+        # An unknown function or parameter is reported on the dataflow already.
+        if param is not None and param.default is None:
+            found.append(f"node {node_id!r} (parameter {param_name!r})")
+    return found
 
 
 def _first_index(dataflow: DataflowSpec) -> dict[str, int]:
