@@ -113,8 +113,15 @@ for _tag in (BOOL, INT, FLOAT, NULL):
     KubectlLoader.add_constructor(_tag, KubectlLoader.construct_scalar_value)
 
 
-class KubectlDumper(_KubectlResolver, yaml.SafeDumper):
-    """Quotes every string kubectl would read as something else (`"y"`, `"0o17"`)."""
+class KubectlDumper(yaml.SafeDumper):
+    """Quotes every string kubectl would read as something else (`'y'`, `'0o17'`), or
+    PyYAML would (`'1:30'`), so that either reads the text back."""
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        theirs = super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0] and resolve_plain(value)[0] != STR:
+            return resolve_plain(value)[0]
+        return theirs
 
 
 def json_key(key: Any) -> str:
@@ -188,24 +195,25 @@ def not_as_written(node: yaml.Node) -> Iterator[tuple[str, str]]:
         if id(current) in seen:
             continue
         seen.add(id(current))
+        children = []
         if isinstance(current, yaml.MappingNode):
-            for key, value in reversed(current.value):
+            for key, value in current.value:
                 if key.tag == MERGE:
-                    stack.append((value, path))
+                    children.append((value, path))
                     continue
                 # The key as written, since that is what the user will look for.
                 here = f"{path}.{key.value}" if path else str(key.value)
                 hint = read_as(key) if _renamed(key) else None
                 if hint is not None:
                     yield here, f"the key {hint}"
-                stack.append((value, here))
+                children.append((value, here))
         elif isinstance(current, yaml.SequenceNode):
-            for i, item in reversed(list(enumerate(current.value))):
-                stack.append((item, f"{path}[{i}]"))
+            children = [(item, f"{path}[{i}]") for i, item in enumerate(current.value)]
         elif current.tag == FLOAT and current.style is None:
             number = resolve_plain(current.value)[1]
             if not math.isfinite(number):
                 yield path, f"{current.value} is not a JSON number, so kubectl cannot send it"
+        stack.extend(reversed(children))
 
 
 def _renamed(key: yaml.Node) -> bool:
