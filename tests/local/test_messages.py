@@ -23,6 +23,13 @@ def lines(stderr: str, level: str) -> list[str]:
     return [" ".join(chunk.split()) for chunk in chunks if chunk.startswith(f"{level} ")]
 
 
+def invalid(tmp_path: Path, *args: str) -> list[str]:
+    """The errors of a command that must exit 2 (invalid manifests)."""
+    done = headwater(*args, cwd=tmp_path)
+    assert done.code == 2, done.stderr
+    return lines(done.stderr, "error")
+
+
 def test_a_manifest_kubectl_would_reject_is_rejected_with_what_to_quote(tmp_path: Path) -> None:
     (tmp_path / "flow").mkdir()
     (tmp_path / "flow" / "split.yaml").write_text(
@@ -37,9 +44,7 @@ spec:
   outputs: [X, y]
 """
     )
-    done = headwater("validate", "flow", cwd=tmp_path)
-    assert done.code == 2, done.stderr
-    assert lines(done.stderr, "error") == [
+    assert invalid(tmp_path, "validate", "flow") == [
         "error flow/split.yaml (document 1): Function/split at spec.outputs[1]: y is read as"
         ' the boolean true by kubectl (YAML 1.1); quote it: "y"'
     ]
@@ -114,9 +119,7 @@ def test_a_value_that_breaks_its_schema_stops_the_run_before_it_starts(tmp_path:
         )
         .replace("min_amount:\n      value: 10", "min_amount:\n      value: fifty")
     )
-    done = headwater("run", "flow", cwd=tmp_path)
-    assert done.code == 2, done.stderr
-    assert lines(done.stderr, "error") == [
+    assert invalid(tmp_path, "run", "flow") == [
         "error flow/flow.yaml (document 4): Run/sales-1 at spec.parameters.min_amount.value:"
         " 'min_amount': the value 'fifty' does not match the schema of parameter 'min_amount'"
         " of node 'filter': 'fifty' is not of type 'number' (rule type: 'number')"
@@ -145,9 +148,7 @@ def configmap_flow(folder: Path, handler: str = "filter_sales") -> None:
 
 def test_configmap_code_problems_name_the_configmap_and_key(tmp_path: Path) -> None:
     configmap_flow(tmp_path / "flow", handler="filter_sale")
-    done = headwater("validate", "flow", cwd=tmp_path)
-    assert done.code == 2, done.stderr
-    assert lines(done.stderr, "error") == [
+    assert invalid(tmp_path, "validate", "flow") == [
         "error flow/flow.yaml (document 1): Function/filter-sales at spec.code.configMapKeyRef:"
         " ConfigMap sales-code key preprocessing.py: the code defines no top-level function"
         " 'filter_sale'"
@@ -177,9 +178,7 @@ def test_a_run_of_a_missing_dataflow_names_the_closest(tmp_path: Path) -> None:
     sales_flow(tmp_path / "flow", "filtered")
     path = tmp_path / "flow" / "flow.yaml"
     path.write_text(path.read_text().replace("dataflow: sales", "dataflow: sale"))
-    done = headwater("validate", "flow", cwd=tmp_path)
-    assert done.code == 2, done.stderr
-    assert lines(done.stderr, "error") == [
+    assert invalid(tmp_path, "validate", "flow") == [
         "error flow/flow.yaml (document 4): Run/sales-1 at spec.dataflow: Dataflow sale not found;"
         " did you mean 'sales'?"
     ]

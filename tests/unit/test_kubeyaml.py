@@ -28,6 +28,16 @@ spec:
 """
 
 
+def manifest(kind: str, name: str, spec: str) -> str:
+    """One of our documents; `spec` is its indented body."""
+    return f"apiVersion: headwater.dev/v1alpha1\nkind: {kind}\nmetadata: {{name: {name}}}\n{spec}"
+
+
+def read_as(text: str, became: str) -> str:
+    """What the loader says of a bare `text` that kubectl reads as `became`."""
+    return f'{text} is read as {became} by kubectl (YAML 1.1); quote it: "{text}"'
+
+
 def load_text(tmp_path: Path, text: str) -> list[str]:
     """The problems load_manifests reports, as printed; [] when it loads."""
     (tmp_path / "m.yaml").write_text(text)
@@ -45,8 +55,8 @@ def test_a_yaml_11_boolean_where_a_name_belongs_says_what_to_quote(
     problems = load_text(tmp_path, FUNCTION.format(word=word))
     value = "true" if word in TRUE_WORDS else "false"
     assert problems == [
-        f"{tmp_path / 'm.yaml'} (document 1): Function/split at spec.outputs[1]:"
-        f' {word} is read as the boolean {value} by kubectl (YAML 1.1); quote it: "{word}"'
+        f"{tmp_path / 'm.yaml'} (document 1): Function/split at spec.outputs[1]: "
+        + read_as(word, f"the boolean {value}")
     ]
 
 
@@ -64,20 +74,13 @@ def test_a_parameter_named_n_and_a_number_for_a_name(tmp_path: Path) -> None:
     text = FUNCTION.format(word="Z").replace("[{name: df}]", "[{name: n}, {name: 0x1F}]")
     problems = load_text(tmp_path, text)
     assert [p.split(": Function/split at ")[1] for p in problems] == [
-        'spec.params[0].name: n is read as the boolean false by kubectl (YAML 1.1); quote it: "n"',
-        "spec.params[1].name: 0x1F is read as the number 31 by kubectl (YAML 1.1);"
-        ' quote it: "0x1F"',
+        "spec.params[0].name: " + read_as("n", "the boolean false"),
+        "spec.params[1].name: " + read_as("0x1F", "the number 31"),
     ]
 
 
 def test_a_boolean_in_the_list_form_of_inputs_is_one_problem(tmp_path: Path) -> None:
-    text = """
-apiVersion: headwater.dev/v1alpha1
-kind: Dataflow
-metadata: {name: d}
-spec:
-  nodes: [{function: fit, inputs: [X, y]}]
-"""
+    text = manifest("Dataflow", "d", "spec:\n  nodes: [{function: fit, inputs: [X, y]}]\n")
     problems = load_text(tmp_path, text)
     # Not also "should be an object" for the map form pydantic tried next.
     assert len(problems) == 1, problems
@@ -85,47 +88,24 @@ spec:
 
 
 def test_a_key_kubectl_renames_is_named_as_written(tmp_path: Path) -> None:
-    text = """
-apiVersion: headwater.dev/v1alpha1
-kind: Run
-metadata: {name: r}
-spec:
-  dataflow: d
-  parameters:
-    n: {value: 3}
-    "y": {value: 4}
-    off: {value: 5}
-"""
+    parameters = '    n: {value: 3}\n    "y": {value: 4}\n    off: {value: 5}\n'
+    text = manifest("Run", "r", f"spec:\n  dataflow: d\n  parameters:\n{parameters}")
     problems = load_text(tmp_path, text)
     assert [p.split("Run/r at ")[1] for p in problems] == [
-        "spec.parameters.n: the key n is read as the boolean false by kubectl (YAML 1.1);"
-        ' quote it: "n"',
-        "spec.parameters.off: the key off is read as the boolean false by kubectl (YAML 1.1);"
-        ' quote it: "off"',
+        "spec.parameters.n: the key " + read_as("n", "the boolean false"),
+        "spec.parameters.off: the key " + read_as("off", "the boolean false"),
     ]
 
 
 def test_strings_are_not_numbers_or_booleans_to_the_api_server(tmp_path: Path) -> None:
-    text = """
-apiVersion: headwater.dev/v1alpha1
-kind: Run
-metadata: {name: r}
-spec: {dataflow: d, retries: "3", stop: "yes"}
-"""
+    text = manifest("Run", "r", 'spec: {dataflow: d, retries: "3", stop: "yes"}\n')
     problems = load_text(tmp_path, text)
     paths = sorted(p.split(" at ")[1].split(":")[0] for p in problems)
     assert paths == ["spec.retries", "spec.stop"]
 
 
 def test_values_that_json_cannot_hold_are_named(tmp_path: Path) -> None:
-    text = """
-apiVersion: headwater.dev/v1alpha1
-kind: Run
-metadata: {name: r}
-spec:
-  dataflow: d
-  parameters: {x: {value: [1, .inf]}}
-"""
+    text = manifest("Run", "r", "spec:\n  dataflow: d\n  parameters: {x: {value: [1, .inf]}}\n")
     assert load_text(tmp_path, text) == [
         f"{tmp_path / 'm.yaml'} (document 1): Run/r at spec.parameters.x.value[1]:"
         " .inf is not a JSON number, so kubectl cannot send it"
