@@ -119,7 +119,11 @@ def _add_document(
     if surprises:
         return surprises
     if not ours:
-        return _add_key_values(loaded, document, kind, origin)
+        not_text = [
+            ManifestProblem(origin, path, message, resource)
+            for path, message in _values_not_text(node, document)
+        ]
+        return not_text or _add_key_values(loaded, document, kind, origin)
     model: type[BaseModel] = RESOURCE_KINDS[kind]
     try:
         sent = json.dumps(document)
@@ -169,6 +173,17 @@ def _union_base(location: tuple[Any, ...]) -> tuple[Any, ...]:
         if _is_union_member(part):
             return location[:i]
     return location
+
+
+def _values_not_text(node: yaml.Node, document: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A ConfigMap's or Secret's values are strings to the API server: `on` is not."""
+    for section in ("data", "stringData", "binaryData"):
+        values = document.get(section)
+        for key in values if isinstance(values, dict) else ():
+            value = node_at(node, (section, key))
+            hint = read_as(value) if value is not None else None
+            if hint is not None:
+                yield f"{section}.{key}", hint
 
 
 def _add_key_values(

@@ -170,3 +170,11 @@ def test_dump_all_quotes_what_kubectl_would_read_otherwise() -> None:
     assert read_documents(text)[0][1] == {"outputs": names, "n": 1}
     # What kubectl reads is what PyYAML's own reader reads too.
     assert yaml.safe_load(text) == {"outputs": names, "n": 1}
+
+
+def test_configmap_values_are_text_to_the_api_server(tmp_path: Path) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {debug: on, level: 3}\n"
+    assert [p.split("ConfigMap/flags at ")[1] for p in load_text(tmp_path, text)] == [
+        "data.debug: " + read_as("on", "the boolean true"),
+        "data.level: " + read_as("3", "the number 3"),
+    ]
