@@ -11,12 +11,9 @@ from collections.abc import Iterable
 SIMILARITY = 0.6
 """difflib's ratio under which a name is too different to be worth suggesting."""
 COMPARISON_BUDGET = 20_000
-"""Most difflib comparisons one `Names` makes. A comparison costs up to ~35 µs, so this
-keeps the worst case (thousands of unknown names among thousands of known ones) under a
-second; slips (`Names.slip`) are found by index and never run out."""
-SCANS = 32
-"""Questions answered by scanning every name; past these, an index of one-deletion
-variants (costly to build, cheap to ask) answers the rest."""
+"""Most difflib comparisons one `Names` makes. A comparison costs up to ~35 µs, so the
+worst case (thousands of unknown names among thousands of known ones) spends well under
+a second on them; slips (`Names.slip`) are found by index and never run out."""
 SHORTEST_EDITED = 3
 """Names shorter than this differ by one letter from too many others (`x`, `y`) for a
 one-letter slip to mean anything; they still match another spelling of their case or

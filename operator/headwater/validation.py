@@ -122,7 +122,8 @@ def warnings(
 
 
 def validate_function(spec: FunctionSpec, name: str | None = None) -> list[Problem]:
-    """Problems of one Function on its own: duplicate parameters, its inline code."""
+    """Problems of one Function on its own: duplicate parameters, its parameters'
+    schemas and defaults, its inline (or ConfigMap) code."""
     where = _resource("Function", name)
     problems = []
     seen: set[str] = set()
