@@ -27,7 +27,7 @@ from headwater.controller.settings import STORE_MOUNT_PATH, OperatorSettings
 from headwater.controller.snapshots import absolute_uri
 from headwater.graph import build_graph
 from headwater.references import MissingKey, with_inline_code
-from headwater.validation import Problem, validate, validate_function
+from headwater.validation import Problem, validate, validate_function, warnings
 
 READY = "Ready"
 PROBE_SECONDS = 10.0
@@ -178,11 +178,14 @@ def dataflow_status(body: Manifest, kube: Kube) -> DataflowStatus:
         functions[function.metadata.name], _ = with_code(function.spec, kube, namespace)
     problems = validate(dataflow.spec, functions, dataflow_name=dataflow.metadata.name)
     graph = build_graph(dataflow.spec, functions)
+    # Legal but probably mistyped: said in the message, never a reason to be not Ready.
+    doubts = warnings(dataflow.spec, functions, dataflow_name=dataflow.metadata.name)
+    also = f"; warning: {_problems_message(doubts)}" if doubts else ""
     if problems:
-        message = _problems_message(problems)
+        message = _problems_message(problems) + also
         conditions = _ready(earlier.conditions, False, "InvalidDataflow", message, generation)
     else:
-        message = f"{len(graph.node_ids)} nodes in {len(graph.levels)} levels"
+        message = f"{len(graph.node_ids)} nodes in {len(graph.levels)} levels{also}"
         conditions = _ready(earlier.conditions, True, "Valid", message, generation)
     return DataflowStatus(
         conditions=conditions,

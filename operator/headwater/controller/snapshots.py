@@ -17,7 +17,8 @@ from headwater.controller.naming import labels, owner_reference, snapshot_name
 from headwater.controller.settings import OperatorSettings
 from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
-from headwater.validation import validate
+from headwater.suggest import Names
+from headwater.validation import check_parameters, describe, validate
 
 SNAPSHOT_KEY = "snapshot.json"
 
@@ -82,7 +83,8 @@ def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
     assert namespace is not None
     body = kube.get("dataflows", namespace, run.spec.dataflow)
     if body is None:
-        raise NotReady("DataflowNotFound", [f"Dataflow {run.spec.dataflow}"])
+        missing_dataflow = Missing(kube, "dataflows", namespace)("Dataflow", run.spec.dataflow)
+        raise NotReady("DataflowNotFound", [missing_dataflow])
     try:
         dataflow = Dataflow.model_validate(body)
     except ValidationError as error:
@@ -101,12 +103,31 @@ def freeze(run: Run, kube: Kube, settings: OperatorSettings) -> Snapshot:
         run_name=run.metadata.name,
     )
     if problems:
-        message = "; ".join(f"{p.resource} {p.path}: {p.message}" for p in problems)
-        raise Invalid("InvalidDataflow", message)
+        raise Invalid("InvalidDataflow", describe(problems))
     datasets, missing = _datasets(run, kube, settings)
     if missing:
         raise NotReady("DataNotFound", missing)
+    inline = {name: found.inline for name, found in datasets.items() if found.is_inline}
+    wrong = check_parameters(dataflow.spec, functions, run.spec, inline, run_name=run.metadata.name)
+    if wrong:
+        raise Invalid("InvalidParameters", describe(wrong))
     return Snapshot(dataflow=dataflow.spec, functions=functions, datasets=datasets)
+
+
+class Missing:
+    """Names a missing object with the closest one of its kind in the namespace; lists
+    them only when something is missing, and once."""
+
+    def __init__(self, kube: Kube, plural: str, namespace: str) -> None:
+        self.kube, self.plural, self.namespace = kube, plural, namespace
+        self.names: Names | None = None
+
+    def __call__(self, kind: str, name: str) -> str:
+        if self.names is None:
+            items = self.kube.list_objects(self.plural, self.namespace)
+            self.names = Names(item["metadata"]["name"] for item in items)
+        closest = self.names.closest(name)
+        return f"{kind} {name}" + (f" (did you mean {closest!r}?)" if closest else "")
 
 
 def _functions(
@@ -114,10 +135,11 @@ def _functions(
 ) -> tuple[dict[str, FunctionSpec], list[str]]:
     functions: dict[str, FunctionSpec] = {}
     missing: list[str] = []
+    missing_function = Missing(kube, "functions", namespace)
     for name in dict.fromkeys(node.function for node in dataflow.spec.nodes):
         body = kube.get("functions", namespace, name)
         if body is None:
-            missing.append(f"Function {name}")
+            missing.append(missing_function("Function", name))
             continue
         try:
             spec = Function.model_validate(body).spec
@@ -137,12 +159,13 @@ def _datasets(
     assert namespace is not None
     resolved: dict[str, ResolvedDataset] = {}
     missing: list[str] = []
+    missing_dataset = Missing(kube, "datasets", namespace)
     for binding in run.spec.parameters.values():
         if binding.dataset is None or binding.dataset in resolved:
             continue
         body = kube.get("datasets", namespace, binding.dataset)
         if body is None:
-            missing.append(f"Dataset {binding.dataset}")
+            missing.append(missing_dataset("Dataset", binding.dataset))
             continue
         try:
             dataset = Dataset.model_validate(body)
