@@ -12,7 +12,7 @@ from headwater.api import Run, RunPhase
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
-from headwater.local.display import RunDisplay, summary_table
+from headwater.local.display import RunDisplay, failure_logs, summary_table
 from headwater.local.driver import Workspace, execute
 from headwater.local.resolve import snapshot_for
 from headwater.manifests import ManifestError, Manifests, load_manifests
@@ -39,9 +39,11 @@ def _load_and_check(paths: tuple[Path, ...], console: Console, scratch: Path) ->
             console.print(f"[red]error[/red] {problem}", highlight=False)
         raise SystemExit(EXIT_INVALID) from None
     findings = check(manifests, scratch)
-    for finding in findings:
-        console.print(f"[red]error[/red] {finding}", highlight=False)
-    if findings:
+    for warning in findings.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+    for error in findings.errors:
+        console.print(f"[red]error[/red] {error}", highlight=False)
+    if findings.errors:
         raise SystemExit(EXIT_INVALID)
     return manifests
 
@@ -114,6 +116,8 @@ def run(
     with RunDisplay(chosen.metadata.name, len(snapshot.dataflow.nodes), console) as display:
         status = execute(chosen, snapshot, workspace, display.update)
     console.print(summary_table(chosen.metadata.name, status))
+    for line in failure_logs(status, lambda node: workspace.node_dir(chosen.metadata.name, node)):
+        console.print(line, highlight=False, soft_wrap=True)
     for name, uri in status.outputs.items():
         console.print(f"output {name}: {uri}", highlight=False, soft_wrap=True)
     console.print(f"status: {workspace.status_file(chosen.metadata.name)}", highlight=False)

@@ -6,10 +6,12 @@ and adds what only a CRD has: scope, names, printer columns, the status subresou
 """
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from headwater.api import GROUP, VERSION, Dataflow, Dataset, Function, Run
 from headwater.api.base import ApiModel
@@ -43,6 +45,9 @@ class Kind:
     columns: tuple[Column, ...]
     rules: tuple[dict[str, str], ...] = ()
     """CEL rules on the whole object."""
+    defaults: tuple[str, ...] = ()
+    """Dotted field paths whose model default the API server fills in, so that
+    `kubectl get` shows it (printer columns read the stored object)."""
 
     @property
     def name(self) -> str:
@@ -73,6 +78,7 @@ KINDS = (
             Column("Image", ".spec.image", priority=1),
             AGE,
         ),
+        defaults=("spec.type",),
     ),
     Kind(
         Dataflow,
@@ -152,6 +158,8 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         out["items"] = structural(schema["items"], defs)
     if "oneOf" in schema:
         out["oneOf"] = schema["oneOf"]
+    if "x-kubernetes-validations" in schema:
+        out["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
     return out
 
 
@@ -183,7 +191,23 @@ def openapi_schema(kind: Kind) -> dict[str, Any]:
     top["required"] = ["spec"]
     if kind.rules:
         top["x-kubernetes-validations"] = list(kind.rules)
+    for path in kind.defaults:
+        _property(top, path)["default"] = _model_default(model, path)
     return top
+
+
+def _property(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    for name in path.split("."):
+        schema = schema["properties"][name]
+    return schema
+
+
+def _model_default(model: type[BaseModel], path: str) -> Any:
+    *parents, last = path.split(".")
+    for name in parents:
+        model = model.model_fields[name].annotation  # type: ignore[assignment]
+    default = model.model_fields[last].default
+    return default.value if isinstance(default, Enum) else default
 
 
 def crd(kind: Kind) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 YAML holding our four kinds plus the ConfigMaps and Secrets they refer to."""
 
 import base64
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from headwater.api import API_VERSION, RESOURCE_KINDS, Dataflow, Dataset, Function, Run
+from headwater.api import API_VERSION, AS_APPLIED, RESOURCE_KINDS, Dataflow, Dataset, Function, Run
+from headwater.kubeyaml import node_at, not_as_written, read_as, read_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+TEXT_ERRORS = frozenset({"string_type", "enum", "literal_error"})
+"""Pydantic error types that a bare `y` or `0123` meant as text runs into."""
 
 
 @dataclass(frozen=True)
@@ -84,36 +88,54 @@ def load_manifests(paths: Iterable[Path | str]) -> Manifests:
     problems: list[ManifestProblem] = []
     for file in manifest_files(Path(p) for p in paths):
         try:
-            documents = list(yaml.safe_load_all(file.read_text()))
+            documents = read_documents(file.read_text())
         except (OSError, yaml.YAMLError) as error:
             problems.append(ManifestProblem(Origin(file, 1), "", f"cannot read: {error}"))
             continue
-        for index, document in enumerate(documents, start=1):
+        for index, (node, document) in enumerate(documents, start=1):
             if document is None:
                 continue
-            problems.extend(_add_document(loaded, document, Origin(file, index)))
+            problems.extend(_add_document(loaded, node, document, Origin(file, index)))
     if problems:
         raise ManifestError(problems)
     return loaded
 
 
-def _add_document(loaded: Manifests, document: Any, origin: Origin) -> list[ManifestProblem]:
+def _add_document(
+    loaded: Manifests, node: yaml.Node, document: Any, origin: Origin
+) -> list[ManifestProblem]:
     if not isinstance(document, dict):
         return [ManifestProblem(origin, "", "a manifest must be a mapping")]
     kind = document.get("kind")
     name = (document.get("metadata") or {}).get("name")
-    if document.get("apiVersion") == "v1" and kind in ("ConfigMap", "Secret"):
-        return _add_key_values(loaded, document, kind, origin)
-    if kind not in RESOURCE_KINDS or document.get("apiVersion") != API_VERSION:
+    resource = f"{kind}/{name}"
+    ours = kind in RESOURCE_KINDS and document.get("apiVersion") == API_VERSION
+    if not ours and not (document.get("apiVersion") == "v1" and kind in ("ConfigMap", "Secret")):
         # Other Kubernetes objects may share the folder; they are not ours to read.
         return []
+    surprises = [
+        ManifestProblem(origin, path, message, resource) for path, message in not_as_written(node)
+    ]
+    if surprises:
+        return surprises
+    if not ours:
+        not_text = [
+            ManifestProblem(origin, path, message, resource)
+            for path, message in _values_not_text(node, document)
+        ]
+        return not_text or _add_key_values(loaded, document, kind, origin)
     model: type[BaseModel] = RESOURCE_KINDS[kind]
     try:
-        resource = model.model_validate(document)
+        sent = json.dumps(document)
+    except TypeError as error:  # an explicit !!binary, !!set or !!timestamp
+        return [ManifestProblem(origin, "", f"not JSON, so kubectl cannot send it: {error}")]
+    try:
+        # Strict, from JSON: the API server takes no "3" for 3 and no "yes" for true.
+        parsed = model.model_validate_json(sent, strict=True, context=AS_APPLIED)
     except ValidationError as error:
         return [
-            ManifestProblem(origin, field_path(e["loc"]), f"{kind} {name}: {e['msg']}")
-            for e in error.errors()
+            ManifestProblem(origin, path, message, resource)
+            for path, message in _errors(node, error)
         ]
     table: dict[str, Any] = {
         "Dataset": loaded.datasets,
@@ -123,10 +145,45 @@ def _add_document(loaded: Manifests, document: Any, origin: Origin) -> list[Mani
     }[kind]
     if name in table:
         first = loaded.origins[(kind, name)]
-        return [ManifestProblem(origin, "metadata.name", f"{kind} {name} already in {first}")]
-    table[name] = resource
+        return [ManifestProblem(origin, "metadata.name", f"already in {first}", resource)]
+    table[name] = parsed
     loaded.origins[(kind, name)] = origin
     return []
+
+
+def _errors(node: yaml.Node, error: ValidationError) -> list[tuple[str, str]]:
+    """Pydantic's errors at their field paths; a bool or number where a name belongs
+    says what to quote instead, and the other members of its union keep quiet."""
+    quoted: dict[tuple[Any, ...], tuple[str, str]] = {}
+    plain: list[tuple[tuple[Any, ...], str, str]] = []
+    for e in error.errors():
+        path = field_path(e["loc"])
+        scalar = node_at(node, e["loc"])
+        hint = read_as(scalar) if e["type"] in TEXT_ERRORS and scalar is not None else None
+        if hint is not None:
+            quoted.setdefault(_union_base(e["loc"]), (path, hint))
+        else:
+            plain.append((_union_base(e["loc"]), path, e["msg"]))
+    return [*quoted.values(), *((path, msg) for base, path, msg in plain if base not in quoted)]
+
+
+def _union_base(location: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location up to the union member pydantic tried, or all of it."""
+    for i, part in enumerate(location):
+        if _is_union_member(part):
+            return location[:i]
+    return location
+
+
+def _values_not_text(node: yaml.Node, document: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """A ConfigMap's or Secret's values are strings to the API server: `on` is not."""
+    for section in ("data", "stringData", "binaryData"):
+        values = document.get(section)
+        for key in values if isinstance(values, dict) else ():
+            value = node_at(node, (section, key))
+            hint = read_as(value) if value is not None else None
+            if hint is not None:
+                yield f"{section}.{key}", hint
 
 
 def _add_key_values(
@@ -156,8 +213,12 @@ def field_path(location: Iterable[str | int]) -> str:
     for part in location:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("list[str]", "dict[str,str]") or "[" in str(part):
+        elif _is_union_member(part):
             continue  # pydantic names the union member it tried; users never wrote it
         else:
             text += f".{part}" if text else str(part)
     return text
+
+
+def _is_union_member(part: str | int) -> bool:
+    return isinstance(part, str) and "[" in part

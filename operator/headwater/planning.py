@@ -62,6 +62,7 @@ def build_task(
         node=node_id,
         handler=function.handler,
         code=function.code.inline,
+        filename=code_filename(node.function, function),
         module=function.code.module,
         inputs=inputs,
         output_names=list(function.outputs),
@@ -69,6 +70,15 @@ def build_task(
         storage_options=dict(storage_options or {}),
         result_path=result_path,
     )
+
+
+def code_filename(name: str, function: FunctionSpec) -> str | None:
+    """What tracebacks call the function's source: the ConfigMap key the user wrote it
+    in, or a pseudo-name that says which Function it is."""
+    if function.code.inline is None:
+        return None
+    ref = function.code.config_map_key_ref
+    return ref.key if ref is not None else f"<Function {name}>"
 
 
 def _given_input(

@@ -24,9 +24,11 @@ def key_value(kind: str, ref: KeyRef, lookup: KeyValues) -> bytes:
 
 
 def with_inline_code(spec: FunctionSpec, config_maps: KeyValues) -> FunctionSpec:
-    """The spec with ConfigMap code read into `code.inline`; raises MissingKey."""
+    """The spec with ConfigMap code read into `code.inline`; raises MissingKey. The
+    reference stays beside it, so that messages name the ConfigMap and key, and
+    tracebacks the key, as the file the user wrote."""
     ref = spec.code.config_map_key_ref
-    if ref is None:
+    if ref is None or spec.code.inline is not None:
         return spec
     source = key_value("ConfigMap", ref, config_maps).decode()
-    return spec.model_copy(update={"code": FunctionCode(inline=source)})
+    return spec.model_copy(update={"code": FunctionCode(inline=source, config_map_key_ref=ref)})

@@ -48,6 +48,9 @@ class Task(ApiModel):
     code_file: str | None = None
     """A file holding the Python source; a Job mounts the Run's code snapshot there, so
     the task itself stays small."""
+    filename: str | None = None
+    """The name tracebacks give the source: the ConfigMap key it came from
+    (`preprocessing.py`), else `<Function NAME>`."""
     module: str | None = None
     """A dotted module to import the handler from, when there is no source."""
     inputs: list[TaskInput] = []

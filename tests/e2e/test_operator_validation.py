@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import HEADWATER_API, hw_dataflow, hw_function, hw_run, wait_for, wait_run
+from conftest import (
+    HEADWATER_API,
+    hw_dataflow,
+    hw_function,
+    hw_run,
+    run_status,
+    wait_for,
+    wait_run,
+)
 
 if TYPE_CHECKING:
     from conftest import Cluster, Operator
@@ -160,3 +168,79 @@ def test_runs_with_bad_bindings_fail_with_the_reason(
         assert failed["reason"] == "InvalidDataflow", failed
         assert f"'{named}'" in failed["message"] or f" {named} " in failed["message"], failed
     good_run(cluster, namespace)
+
+
+def test_a_value_that_breaks_its_schema_fails_before_any_job(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    threshold = hw_function("keep-above", "def main(x):\n    return x\n", ["x"], ["out"])
+    threshold["spec"]["params"][0]["schema"] = {"type": "number"}
+    cluster.apply(
+        [
+            threshold,
+            hw_dataflow("above", [{"name": "keep", "function": "keep-above", "inputs": ["x"]}]),
+            hw_run("fifty", "above", parameters={"x": {"value": "fifty"}}),
+        ],
+        namespace,
+    )
+    status = wait_run(cluster, namespace, "fifty", "Failed")
+    failed = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert failed["reason"] == "InvalidParameters", failed
+    assert failed["message"] == (
+        "Run/fifty spec.parameters.x.value: 'x': the value 'fifty' does not match the schema"
+        " of parameter 'x' of node 'keep': 'fifty' is not of type 'number' (rule type: 'number')"
+    )
+    assert cluster.json("jobs", "-n", namespace)["items"] == []
+    good_run(cluster, namespace)
+
+
+def test_the_api_server_fills_in_a_functions_type_and_refuses_sinks_with_outputs(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(hw_function("plus-one", PLUS_ONE, ["x"], ["out"]), namespace)
+    shown = cluster.kubectl("get", "functions", "-n", namespace, "--no-headers").stdout.split()
+    assert shown[:3] == ["plus-one", "main", "transformer"], shown
+    sink = hw_function("store", "def main(x):\n    pass\n", ["x"], ["out"])
+    sink["spec"]["type"] = "sink"
+    assert "a sink declares no outputs" in rejected(cluster, namespace, sink)
+
+
+def test_messages_name_what_was_probably_meant(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        [
+            hw_function("plus-one", PLUS_ONE, ["x"], ["filtered"]),
+            hw_dataflow(
+                "typo",
+                [
+                    {"name": "filter", "function": "plus-one", "inputs": {"x": "x"}},
+                    {
+                        "name": "total",
+                        "function": "plus-one",
+                        "inputs": {"x": "filterd"},
+                        "outputs": ["total"],
+                    },
+                ],
+            ),
+            hw_run("waits", "typ", parameters={"x": {"value": 1}}),
+        ],
+        namespace,
+    )
+
+    def ready_with_warning() -> dict | None:
+        found = condition(cluster, namespace, "dataflow", "typo", "Ready")
+        return found if found and "warning" in found["message"] else None
+
+    ready = wait_for(ready_with_warning, 60, "Dataflow typo's warning")
+    assert ready["status"] == "True", ready
+    assert "spec.nodes[1].inputs.x: node 'total' reads 'filterd'" in ready["message"], ready
+    assert "did you mean 'filtered'" in ready["message"], ready
+
+    def waiting() -> dict | None:
+        status = run_status(cluster, namespace, "waits")
+        found = next((c for c in status.get("conditions", []) if c["type"] == "Succeeded"), None)
+        return found if found and found["reason"] == "DataflowNotFound" else None
+
+    pending = wait_for(waiting, 60, "Run waits to wait for its Dataflow")
+    assert pending["message"] == "waiting for Dataflow typ (did you mean 'typo'?)", pending

@@ -10,7 +10,8 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
-import yaml
+
+from headwater.kubeyaml import dump_all
 
 
 @dataclass
@@ -70,7 +71,8 @@ def run(name: str, flow: str, **spec: Any) -> dict[str, Any]:
 def write_manifests(folder: Path, documents: list[dict], name: str = "flow.yaml") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    # Quoted where kubectl would read a name like y as a boolean, as the SDK writes them.
+    path.write_text(dump_all(documents))
     return path
 
 

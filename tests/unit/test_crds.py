@@ -66,3 +66,13 @@ def test_bounds_and_rules_reach_the_schema() -> None:
     assert run["x-kubernetes-validations"][0]["rule"] == "size(self.metadata.name) <= 63"
     phases = run["properties"]["status"]["properties"]["phase"]["enum"]
     assert phases == ["Pending", "Running", "Succeeded", "Failed", "Cancelled"]
+
+
+def test_the_api_server_defaults_a_functions_type_and_rejects_sinks_with_outputs() -> None:
+    spec = _schema(1)["properties"]["spec"]
+    assert spec["properties"]["type"]["default"] == "transformer"
+    [rule] = spec["x-kubernetes-validations"]
+    assert rule["rule"] == "self.type != 'sink' || !has(self.outputs) || size(self.outputs) == 0"
+    param = spec["properties"]["params"]["items"]["properties"]["schema"]
+    assert param["type"] == "object" and param["x-kubernetes-preserve-unknown-fields"]
+    assert "JSON Schema" in param["description"]

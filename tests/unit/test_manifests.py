@@ -13,7 +13,7 @@ spec:
   handler: double
   code: {configMapKeyRef: {name: code, key: double.py}}
   params: [{name: x, type: value}]
-  outputs: [y]
+  outputs: ["y"]
 ---
 apiVersion: v1
 kind: ConfigMap

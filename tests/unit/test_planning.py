@@ -110,3 +110,33 @@ def test_output_uris_use_wired_names() -> None:
         "a": "/s/runs/r1/split/a",
         "b": "/s/runs/r1/split/b",
     }
+
+
+def test_tracebacks_name_the_configmap_key_the_code_came_from() -> None:
+    from_key = FunctionSpec(
+        handler="run",
+        code={
+            "inline": "def run(): ...",
+            "configMapKeyRef": {"name": "code", "key": "preprocessing.py"},
+        },
+    )
+    snapshot = Snapshot(
+        dataflow=DataflowSpec(
+            nodes=[{"name": "a", "function": "from-key"}, {"name": "b", "function": "inline"}]
+        ),
+        functions={"from-key": from_key, "inline": function([], [])},
+    )
+    task = build_task("r", snapshot, "a", RunStatus(), {}, "/store")
+    assert (task.code, task.filename) == ("def run(): ...", "preprocessing.py")
+    assert build_task("r", snapshot, "b", RunStatus(), {}, "/store").filename == "<Function inline>"
+
+
+def test_a_snapshot_keeps_configmap_code_beside_its_reference() -> None:
+    # The operator reads its snapshot back from a ConfigMap: the pair must survive.
+    code = {"inline": "def run(): ...", "configMapKeyRef": {"name": "c", "key": "k.py"}}
+    snapshot = Snapshot(
+        dataflow=DataflowSpec(nodes=[{"function": "f"}]),
+        functions={"f": FunctionSpec(handler="run", code=code)},
+    )
+    again = Snapshot.model_validate_json(snapshot.model_dump_json(by_alias=True))
+    assert again.functions["f"].code.config_map_key_ref.key == "k.py"

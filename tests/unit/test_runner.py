@@ -286,16 +286,41 @@ def test_exception_exits_1_with_the_traceback_last_line(tmp_path: Path) -> None:
             raise ValueError(f"bad radar: {len(frames)} frames")
         """
     )
-    task = make_task(tmp_path, code, "check", inputs=[literal("frames", [1, 2])])
+    task = make_task(
+        tmp_path, code, "check", inputs=[literal("frames", [1, 2])], filename="preprocessing.py"
+    )
     process, result = run_cli(tmp_path, task)
     assert process.returncode == EXIT_FAILURE
     assert result["exitCode"] == EXIT_FAILURE
-    assert result["message"] == "ValueError: bad radar: 2 frames"
+    # The last line, and the line of the user's file it came from.
+    assert result["message"] == (
+        "ValueError: bad radar: 2 frames (at preprocessing.py, line 6:"
+        ' raise ValueError(f"bad radar: {len(frames)} frames"))'
+    )
     assert "Traceback (most recent call last)" in process.stderr
-    # Tracebacks show the user's source lines, named after the node.
-    assert 'File "<function node-a>", line 6, in validate' in process.stderr
+    # Tracebacks name the file the code came from and show its source lines.
+    assert 'File "preprocessing.py", line 6, in validate' in process.stderr
     assert 'raise ValueError(f"bad radar: {len(frames)} frames")' in process.stderr
     assert process.stdout == ""
+
+
+def test_an_error_inside_a_library_points_at_the_users_line(tmp_path: Path) -> None:
+    code = "import json\n\ndef parse(text):\n    return json.loads(text)\n"
+    task = make_task(tmp_path, code, "parse", inputs=[literal("text", "{")], filename="p.py")
+    result = run_task(task)
+    assert result.exit_code == EXIT_FAILURE
+    assert result.message.startswith("json.decoder.JSONDecodeError: Expecting property name")
+    assert result.message.endswith("(at p.py, line 4: return json.loads(text))")
+
+
+def test_a_module_body_that_fails_names_its_line(tmp_path: Path) -> None:
+    task = make_task(tmp_path, "x = 1\ny = 1 / 0\n", "main", filename="broken.py")
+    result = run_task(task)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.message == (
+        "the function's code failed to load: ZeroDivisionError: division by zero"
+        " (at broken.py, line 2: y = 1 / 0)"
+    )
 
 
 def test_missing_dataset_exits_2(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from headwater.api.conditions import (
 from headwater.api.dataflow import Dataflow, DataflowNode, DataflowSpec, DataflowStatus
 from headwater.api.dataset import DataFormat, Dataset, DatasetSource, DatasetSpec, DatasetStatus
 from headwater.api.function import (
+    AS_APPLIED,
     Function,
     FunctionCode,
     FunctionSpec,
@@ -36,6 +37,7 @@ RESOURCE_KINDS = {"Dataset": Dataset, "Function": Function, "Dataflow": Dataflow
 
 __all__ = [
     "API_VERSION",
+    "AS_APPLIED",
     "GROUP",
     "RESOURCE_KINDS",
     "VERSION",

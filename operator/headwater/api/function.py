@@ -1,15 +1,18 @@
 """Function: one Python callable a dataflow node runs."""
 
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, exactly_one_of
 from headwater.api.conditions import Condition
 from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
 
 PYTHON_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+AS_APPLIED = {"asApplied": True}
+"""Validation context for a manifest as a user applies it, which the API server checks
+against the CRD, as opposed to a copy headwater made (a Run's snapshot)."""
 
 
 class FunctionType(StrEnum):
@@ -42,9 +45,12 @@ class FunctionCode(ApiModel):
     """A dotted module name importable inside the image."""
 
     @model_validator(mode="after")
-    def exactly_one(self) -> Self:
+    def exactly_one(self, info: ValidationInfo) -> Self:
         given = [n for n in ("inline", "config_map_key_ref", "module") if getattr(self, n)]
-        if len(given) != 1:
+        # A snapshot keeps ConfigMap code as read, beside the key it came from, so that
+        # messages and tracebacks name that key; a user gives one source only.
+        read_from_key = given == ["inline", "config_map_key_ref"]
+        if len(given) != 1 and not (read_from_key and info.context != AS_APPLIED):
             raise ValueError(
                 f"code needs exactly one of inline, configMapKeyRef, module; got {len(given)}"
             )
@@ -60,18 +66,38 @@ class Param(ApiModel):
     """path, artifact or value."""
     default: JsonValue = None
     """A JSON default; only value parameters take one."""
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    """A JSON Schema the value must match (e.g. {type: number, minimum: 0}); only value
+    parameters take one. The default and every Run's binding are checked against it
+    before anything runs."""
     description: str | None = None
     """What the parameter means, for people."""
 
     @model_validator(mode="after")
-    def default_only_for_values(self) -> Self:
-        if self.default is not None and self.type != ParamType.VALUE:
-            raise ValueError(f"param {self.name!r}: only value parameters take a default")
+    def default_and_schema_only_for_values(self) -> Self:
+        for field, given in (("default", self.default), ("schema", self.schema_)):
+            if given is not None and self.type != ParamType.VALUE:
+                raise ValueError(f"param {self.name!r}: only value parameters take a {field}")
         return self
+
+
+SINK_RULE = "self.type != 'sink' || !has(self.outputs) || size(self.outputs) == 0"
 
 
 class FunctionSpec(ApiModel):
     """A Python callable, its typed parameters and its named outputs."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": SINK_RULE,
+                    "message": "a sink declares no outputs",
+                    "fieldPath": ".outputs",
+                }
+            ]
+        }
+    )
 
     handler: str = Field(pattern=PYTHON_IDENTIFIER)
     """The callable's name in the code."""
@@ -92,6 +118,15 @@ class FunctionSpec(ApiModel):
     """CPU and memory requests and limits for its container."""
     env: list[EnvVar] = []
     """Environment variables for its container."""
+
+    @model_validator(mode="after")
+    def sinks_return_nothing(self) -> Self:
+        if self.type == FunctionType.SINK and self.outputs:
+            raise ValueError(
+                "a sink declares no outputs (its return value is ignored);"
+                " remove outputs or make it a transformer"
+            )
+        return self
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -40,7 +40,7 @@ from headwater.controller.workqueue import WorkQueue
 from headwater.graph import build_graph
 from headwater.references import MissingKey, with_inline_code
 from headwater.status_budget import wire_size
-from headwater.validation import Problem, validate, validate_function
+from headwater.validation import Problem, validate, validate_function, warnings
 
 READY = "Ready"
 LEVELS_BUDGET = 64 * 1024
@@ -310,11 +310,14 @@ class Catalog:
                 continue  # its own status says why; here it counts as unknown
         problems = validate(dataflow.spec, functions, dataflow_name=dataflow.metadata.name)
         graph = build_graph(dataflow.spec, functions)
+        # Legal but probably mistyped: said in the message, never a reason to be not Ready.
+        doubts = warnings(dataflow.spec, functions, dataflow_name=dataflow.metadata.name)
+        also = f"; warning: {_problems_message(doubts)}" if doubts else ""
         if problems:
-            message = _problems_message(problems)
+            message = _problems_message(problems) + also
             conditions = _ready(earlier.conditions, False, "InvalidDataflow", message, generation)
         else:
-            message = f"{len(graph.node_ids)} nodes in {len(graph.levels)} levels"
+            message = f"{len(graph.node_ids)} nodes in {len(graph.levels)} levels{also}"
             conditions = _ready(earlier.conditions, True, "Valid", message, generation)
         levels = [list(level) for level in graph.levels] or None
         if levels is not None and wire_size(levels) > LEVELS_BUDGET:

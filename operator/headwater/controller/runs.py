@@ -145,7 +145,7 @@ class RunReconciler:
             return self.frozen[uid]
         assert run.metadata.namespace is not None
         starting = run.status is None or run.status.started_at is None
-        snapshot = load_or_freeze(run, self.kube, self.cache.get, self.settings)
+        snapshot = load_or_freeze(run, self.kube, self.cache, self.settings)
         if starting and self.settings.store.url is None:
             # Per Run start, not once per process: a claim deleted since is made again.
             self.kube.ensure_pvc(run.metadata.namespace)

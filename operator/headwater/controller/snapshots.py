@@ -4,27 +4,33 @@ from there, so editing a Function later does not change a Run in flight."""
 
 import json
 import posixpath
-from collections.abc import Callable
 from typing import Any
 
 from fsspec.core import split_protocol
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from headwater.api import Dataflow, Dataset, Function, FunctionCode, FunctionSpec, KeyRef, Run
+from headwater.api import (
+    Dataflow,
+    Dataset,
+    Function,
+    FunctionCode,
+    FunctionSpec,
+    KeyRef,
+    Run,
+)
 from headwater.artifacts import infer_format
+from headwater.controller.cache import ObjectCache
 from headwater.controller.jobs import code_key, dataset_mount
 from headwater.controller.kube import Kube, Manifest, api_message
 from headwater.controller.naming import labels, owner_reference, snapshot_name
 from headwater.controller.settings import OperatorSettings
 from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
-from headwater.validation import validate
+from headwater.suggest import Names
+from headwater.validation import check_parameters, describe, validate
 
 SNAPSHOT_KEY = "snapshot.json"
-
-Catalog = Callable[[str, str, str], Manifest | None]
-"""(plural, namespace, name) → the object as the operator's cache holds it."""
 
 
 class NotReady(Exception):
@@ -43,7 +49,9 @@ class Invalid(Exception):
         super().__init__(message)
 
 
-def load_or_freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings) -> Snapshot:
+def load_or_freeze(
+    run: Run, kube: Kube, catalog: ObjectCache, settings: OperatorSettings
+) -> Snapshot:
     """The Run's snapshot: read back when it was frozen before, else frozen now."""
     namespace = run.metadata.namespace
     assert namespace is not None
@@ -80,28 +88,34 @@ def load_or_freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSet
 
 
 def read_snapshot(config_map: Manifest) -> Snapshot:
-    """A snapshot as `snapshot_config_map` stored it, code put back inline."""
+    """A snapshot as `snapshot_config_map` stored it, each Function's code put back."""
     data = config_map.get("data") or {}
     try:
         document = json.loads(data[SNAPSHOT_KEY])
         snapshot = Snapshot.model_validate(document)
     except (KeyError, ValueError, ValidationError) as error:
         raise Invalid("SnapshotUnreadable", f"the Run's snapshot: {error}") from None
+    own = config_map["metadata"]["name"]
     functions = {}
     for name, spec in snapshot.functions.items():
-        ref = spec.code.config_map_key_ref
-        if ref is not None and ref.key in data:
-            spec = spec.model_copy(update={"code": FunctionCode(inline=data[ref.key])})
+        source = data.get(code_key(name))
+        if source is not None:
+            ref = spec.code.config_map_key_ref
+            # The user's ConfigMap reference stays (it names the file in tracebacks).
+            kept = ref if ref is not None and ref.name != own else None
+            code = FunctionCode(inline=source, config_map_key_ref=kept)
+            spec = spec.model_copy(update={"code": code})
         functions[name] = spec
     return snapshot.model_copy(update={"functions": functions})
 
 
-def freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings) -> Snapshot:
+def freeze(run: Run, kube: Kube, catalog: ObjectCache, settings: OperatorSettings) -> Snapshot:
     namespace = run.metadata.namespace
     assert namespace is not None
-    body = catalog("dataflows", namespace, run.spec.dataflow)
+    body = catalog.get("dataflows", namespace, run.spec.dataflow)
     if body is None:
-        raise NotReady("DataflowNotFound", [f"Dataflow {run.spec.dataflow}"])
+        missing_dataflow = Missing(catalog, "dataflows", namespace)("Dataflow", run.spec.dataflow)
+        raise NotReady("DataflowNotFound", [missing_dataflow])
     try:
         dataflow = Dataflow.model_validate(body)
     except ValidationError as error:
@@ -120,23 +134,43 @@ def freeze(run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings) -
         run_name=run.metadata.name,
     )
     if problems:
-        message = "; ".join(f"{p.resource} {p.path}: {p.message}" for p in problems)
-        raise Invalid("InvalidDataflow", message)
+        raise Invalid("InvalidDataflow", describe(problems))
     datasets, missing = _datasets(run, kube, catalog, settings)
     if missing:
         raise NotReady("DataNotFound", missing)
+    inline = {name: found.inline for name, found in datasets.items() if found.is_inline}
+    wrong = check_parameters(dataflow.spec, functions, run.spec, inline, run_name=run.metadata.name)
+    if wrong:
+        raise Invalid("InvalidParameters", describe(wrong))
     return Snapshot(dataflow=dataflow.spec, functions=functions, datasets=datasets)
 
 
+class Missing:
+    """Names a missing object with the closest one of its kind in the namespace (from
+    the cache); lists them only when something is missing, and once."""
+
+    def __init__(self, catalog: ObjectCache, plural: str, namespace: str) -> None:
+        self.catalog, self.plural, self.namespace = catalog, plural, namespace
+        self.names: Names | None = None
+
+    def __call__(self, kind: str, name: str) -> str:
+        if self.names is None:
+            items = self.catalog.items(self.plural, self.namespace)
+            self.names = Names(item["metadata"]["name"] for item in items)
+        closest = self.names.closest(name)
+        return f"{kind} {name}" + (f" (did you mean {closest!r}?)" if closest else "")
+
+
 def _functions(
-    dataflow: Dataflow, kube: Kube, catalog: Catalog, namespace: str
+    dataflow: Dataflow, kube: Kube, catalog: ObjectCache, namespace: str
 ) -> tuple[dict[str, FunctionSpec], list[str]]:
     functions: dict[str, FunctionSpec] = {}
     missing: list[str] = []
+    missing_function = Missing(catalog, "functions", namespace)
     for name in dict.fromkeys(node.function for node in dataflow.spec.nodes):
-        body = catalog("functions", namespace, name)
+        body = catalog.get("functions", namespace, name)
         if body is None:
-            missing.append(f"Function {name}")
+            missing.append(missing_function("Function", name))
             continue
         try:
             spec = Function.model_validate(body).spec
@@ -150,18 +184,19 @@ def _functions(
 
 
 def _datasets(
-    run: Run, kube: Kube, catalog: Catalog, settings: OperatorSettings
+    run: Run, kube: Kube, catalog: ObjectCache, settings: OperatorSettings
 ) -> tuple[dict[str, ResolvedDataset], list[str]]:
     namespace = run.metadata.namespace
     assert namespace is not None
     resolved: dict[str, ResolvedDataset] = {}
     missing: list[str] = []
+    missing_dataset = Missing(catalog, "datasets", namespace)
     for binding in run.spec.parameters.values():
         if binding.dataset is None or binding.dataset in resolved:
             continue
-        body = catalog("datasets", namespace, binding.dataset)
+        body = catalog.get("datasets", namespace, binding.dataset)
         if body is None:
-            missing.append(f"Dataset {binding.dataset}")
+            missing.append(missing_dataset("Dataset", binding.dataset))
             continue
         try:
             dataset = Dataset.model_validate(body)
@@ -223,8 +258,8 @@ def snapshot_config_map(run: Run, snapshot: Snapshot) -> Manifest:
         if function.code.inline is not None:
             key = code_key(function_name)
             data[key] = function.code.inline
-            reference = FunctionCode(config_map_key_ref=KeyRef(name=name, key=key))
-            function = function.model_copy(update={"code": reference})
+            ref = function.code.config_map_key_ref or KeyRef(name=name, key=key)
+            function = function.model_copy(update={"code": FunctionCode(config_map_key_ref=ref)})
         functions[function_name] = function
     stored = snapshot.model_copy(update={"functions": functions})
     data[SNAPSHOT_KEY] = json.dumps(stored.to_wire(), sort_keys=True)

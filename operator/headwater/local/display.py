@@ -1,6 +1,8 @@
 """What a person sees while a local run goes: a live progress line, then a summary."""
 
 from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console, Group
@@ -96,3 +98,10 @@ def summary_table(run: str, status: RunStatus) -> Table:
             node.message or "",
         )
     return table
+
+
+def failure_logs(status: RunStatus, node_dir: Callable[[str], Path]) -> Iterator[str]:
+    """For each failed node, where its whole traceback is: the table shows the last line."""
+    for name, node in status.nodes.items():
+        if node.phase == NodePhase.FAILED:
+            yield f"node {name} failed; full traceback in {node_dir(name) / 'node.log'}"

@@ -8,6 +8,7 @@ from headwater.artifacts import infer_format, is_local
 from headwater.manifests import Manifests
 from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
+from headwater.suggest import did_you_mean
 from headwater.validation import Problem, ProblemKind
 
 
@@ -97,7 +98,8 @@ def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:
                     "spec.dataflow",
                     ProblemKind.NOT_FOUND,
                     f"Run/{run.metadata.name}",
-                    f"Dataflow {run.spec.dataflow} not found",
+                    f"Dataflow {run.spec.dataflow} not found"
+                    + did_you_mean(run.spec.dataflow, manifests.dataflows),
                 )
             ]
         )
@@ -115,7 +117,8 @@ def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:
                     f"spec.parameters.{input_name}.dataset",
                     ProblemKind.NOT_FOUND,
                     f"Run/{run.metadata.name}",
-                    f"Dataset {binding.dataset} not found",
+                    f"Dataset {binding.dataset} not found"
+                    + did_you_mean(binding.dataset, manifests.datasets),
                 )
             )
             continue

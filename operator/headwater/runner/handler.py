@@ -20,10 +20,29 @@ def last_lines(error: BaseException) -> str:
     return "".join(traceback.format_exception_only(error)).strip()
 
 
-def module_from_source(code: str, node: str) -> types.ModuleType:
-    """Execute `code` in a fresh module named after the node."""
-    filename = f"<function {node}>"
-    # Registered with linecache so tracebacks through user code show its source lines.
+def raised_at(error: BaseException, filename: str) -> str:
+    """Where in the user's file the error came from: the innermost frame there (the line
+    that called into pandas, say, rather than pandas' own), with its source line."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    line = (frame.line or "").strip()
+    return f"{filename}, line {frame.lineno}" + (f": {line}" if line else "")
+
+
+def failure_message(error: BaseException, filename: str) -> str:
+    """The traceback's last line, and where in the user's code it happened."""
+    where = raised_at(error, filename)
+    return f"{last_lines(error)} (at {where})" if where else last_lines(error)
+
+
+def module_from_source(code: str, node: str, filename: str | None = None) -> types.ModuleType:
+    """Execute `code` in a fresh module named after the node; tracebacks call the source
+    `filename` (the ConfigMap key it came from, say)."""
+    filename = filename or f"<node {node}>"
+    # Registered with linecache so tracebacks through user code show its source lines;
+    # no modification time, so that linecache never swaps in a local file of that name.
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     module = types.ModuleType(f"headwater_function_{node.replace('-', '_')}")
     module.__file__ = filename
@@ -36,7 +55,8 @@ def module_from_source(code: str, node: str) -> types.ModuleType:
     except Exception as error:
         # A module body that fails (a missing package, a bad constant) fails every attempt.
         traceback.print_exception(error)
-        raise CodeUnusable(f"the function's code failed to load: {last_lines(error)}") from error
+        message = failure_message(error, filename)
+        raise CodeUnusable(f"the function's code failed to load: {message}") from error
     return module
 
 
@@ -56,7 +76,7 @@ def load_handler(task: Task) -> Callable[..., Any]:
         except OSError as error:
             raise CodeUnusable(f"cannot read the function's code: {error}") from error
     if task.code is not None:
-        module = module_from_source(task.code, task.node)
+        module = module_from_source(task.code, task.node, task.filename)
         origin = "the function's code"
     elif task.module:
         module = import_module(task.module)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.runner.errors import EXIT_FAILURE, EXIT_SUCCESS, FunctionRaised, RunnerError
-from headwater.runner.handler import last_lines, load_handler
+from headwater.runner.handler import failure_message, last_lines, load_handler
 from headwater.runner.inputs import resolve_inputs
 from headwater.runner.outputs import check_output_uris, split_outputs, write_outputs
 from headwater.runner.result import RunnerResult
@@ -28,7 +28,9 @@ def call_handler(handler: Callable[..., Any], arguments: dict[str, object]) -> o
         # Print the user's frames only: the first frame is this function.
         traceback.print_exception(type(error), error, error.__traceback__.tb_next)
         sys.stderr.flush()
-        raise FunctionRaised(last_lines(error)) from error
+        code = getattr(handler, "__code__", None)
+        filename = code.co_filename if code is not None else ""
+        raise FunctionRaised(failure_message(error, filename)) from error
 
 
 def execute(task: Task) -> dict[str, str]:
