@@ -7,9 +7,25 @@ from pydantic import Field, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
+from headwater.api.limits import (
+    CODE_LENGTH,
+    DESCRIPTION_LENGTH,
+    IMAGE_LENGTH,
+    MAX_ENV,
+    MAX_PARAMS,
+    MODULE_LENGTH,
+    PARAM_DESCRIPTION_LENGTH,
+)
+from headwater.api.meta import (
+    DataName,
+    EnvVar,
+    Identifier,
+    KeyRef,
+    ObjectMeta,
+    ResourceRequirements,
+)
 
-PYTHON_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 class FunctionType(StrEnum):
@@ -34,11 +50,14 @@ class FunctionCode(ApiModel):
 
     model_config = exactly_one_of("inline", "configMapKeyRef", "module")
 
-    inline: str | None = Field(default=None, min_length=1)
-    """Python source that defines the handler."""
+    inline: str | None = Field(default=None, min_length=1, max_length=CODE_LENGTH)
+    """Python source that defines the handler; at most 65,536 characters (code from a
+    ConfigMap too), so a Run's snapshot always has room for it."""
     config_map_key_ref: KeyRef | None = None
     """A ConfigMap key holding the Python source."""
-    module: str | None = Field(default=None, min_length=1)
+    module: str | None = Field(
+        default=None, min_length=1, max_length=MODULE_LENGTH, pattern=MODULE_NAME
+    )
     """A dotted module name importable inside the image."""
 
     @model_validator(mode="after")
@@ -54,13 +73,14 @@ class FunctionCode(ApiModel):
 class Param(ApiModel):
     """One parameter of the callable."""
 
-    name: str = Field(pattern=PYTHON_IDENTIFIER)
+    name: Identifier
     """The Python parameter's name."""
     type: ParamType = ParamType.ARTIFACT
     """path, artifact or value."""
     default: JsonValue = None
-    """A JSON default; only value parameters take one."""
-    description: str | None = None
+    """A JSON default; only value parameters take one. Nested at most 32 deep, at most
+    64 KiB as compact JSON."""
+    description: str | None = Field(default=None, max_length=PARAM_DESCRIPTION_LENGTH)
     """What the parameter means, for people."""
 
     @model_validator(mode="after")
@@ -73,24 +93,24 @@ class Param(ApiModel):
 class FunctionSpec(ApiModel):
     """A Python callable, its typed parameters and its named outputs."""
 
-    handler: str = Field(pattern=PYTHON_IDENTIFIER)
+    handler: Identifier
     """The callable's name in the code."""
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=DESCRIPTION_LENGTH)
     """What it does, for people."""
     type: FunctionType = FunctionType.TRANSFORMER
     """source, transformer or sink."""
     code: FunctionCode
     """Where the code is."""
-    params: list[Param] = []
-    """The callable's parameters, in order."""
-    outputs: list[str] = []
+    params: list[Param] = Field(default=[], max_length=MAX_PARAMS)
+    """The callable's parameters, in order; at most 256."""
+    outputs: list[DataName] = Field(default=[], max_length=MAX_PARAMS)
     """Names of what it returns: one name is the return value; several are a tuple in
     this order or a dict by name; none (sinks) means the return value is ignored."""
-    image: str | None = None
+    image: str | None = Field(default=None, min_length=1, max_length=IMAGE_LENGTH)
     """The container image; the operator's default runner image when left out."""
     resources: ResourceRequirements | None = None
     """CPU and memory requests and limits for its container."""
-    env: list[EnvVar] = []
+    env: list[EnvVar] = Field(default=[], max_length=MAX_ENV)
     """Environment variables for its container."""
 
     def param(self, name: str) -> Param | None:
