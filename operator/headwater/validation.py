@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from headwater.api import DataflowNode, DataflowSpec, FunctionSpec, RunSpec
-from headwater.codecheck import find_code_issues
+from headwater.codecheck import CodeCheck, find_code_issues
 from headwater.graph import Graph, build_graph
 
 
@@ -59,6 +59,7 @@ def validate(
     *,
     dataflow_name: str | None = None,
     run_name: str | None = None,
+    code_issues: CodeCheck = find_code_issues,
 ) -> list[Problem]:
     """Every problem of the dataflow, its functions' code, and the run's bindings.
 
@@ -75,14 +76,17 @@ def validate(
     ]
     used = dict.fromkeys(node.function for node in dataflow.nodes if node.function in functions)
     for name in used:
-        problems += validate_function(functions[name], name)
+        problems += validate_function(functions[name], name, code_issues)
     if run is not None:
         problems += _bindings(graph, functions, run, datasets, _resource("Run", run_name))
     return problems
 
 
-def validate_function(spec: FunctionSpec, name: str | None = None) -> list[Problem]:
-    """Problems of one Function on its own: duplicate parameters, its inline code."""
+def validate_function(
+    spec: FunctionSpec, name: str | None = None, code_issues: CodeCheck = find_code_issues
+) -> list[Problem]:
+    """Problems of one Function on its own: duplicate parameters, its inline code. The
+    operator passes `code_issues` that parses in a separate process."""
     where = _resource("Function", name)
     problems = []
     seen: set[str] = set()
@@ -108,9 +112,7 @@ def validate_function(spec: FunctionSpec, name: str | None = None) -> list[Probl
                 )
             )
     if spec.code.inline is not None:
-        for issue in find_code_issues(
-            spec.code.inline, spec.handler, [p.name for p in spec.params]
-        ):
+        for issue in code_issues(spec.code.inline, spec.handler, [p.name for p in spec.params]):
             problems.append(
                 Problem("spec.code.inline", ProblemKind(issue.kind), where, issue.message)
             )

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from headwater.api.limits import JSON_BYTES, JSON_DEPTH
 from headwater.deepjson import json_problem
+from headwater.limits import JSON_BYTES, JSON_DEPTH
 
 GROUP = "headwater.dev"
 VERSION = "v1alpha1"

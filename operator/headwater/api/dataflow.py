@@ -6,8 +6,8 @@ from pydantic import BeforeValidator, Field
 
 from headwater.api.base import ApiModel
 from headwater.api.conditions import Condition
-from headwater.api.limits import DESCRIPTION_LENGTH, IMAGE_LENGTH, MAX_NODES, MAX_PARAMS
 from headwater.api.meta import DNS_LABEL, DataName, Identifier, ObjectMeta, ResourceName
+from headwater.limits import DESCRIPTION_LENGTH, IMAGE_LENGTH, MAX_NODES, MAX_PARAMS
 
 
 def names_only(value: Any) -> Any:

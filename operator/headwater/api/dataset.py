@@ -7,8 +7,8 @@ from pydantic import Field, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.limits import DESCRIPTION_LENGTH, URI_LENGTH
 from headwater.api.meta import KeyRef, ObjectMeta
+from headwater.limits import DESCRIPTION_LENGTH, URI_LENGTH
 
 
 class DataFormat(StrEnum):

@@ -7,15 +7,6 @@ from pydantic import Field, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.limits import (
-    CODE_LENGTH,
-    DESCRIPTION_LENGTH,
-    IMAGE_LENGTH,
-    MAX_ENV,
-    MAX_PARAMS,
-    MODULE_LENGTH,
-    PARAM_DESCRIPTION_LENGTH,
-)
 from headwater.api.meta import (
     DataName,
     EnvVar,
@@ -23,6 +14,15 @@ from headwater.api.meta import (
     KeyRef,
     ObjectMeta,
     ResourceRequirements,
+)
+from headwater.limits import (
+    CODE_LENGTH,
+    DESCRIPTION_LENGTH,
+    IMAGE_LENGTH,
+    MAX_ENV,
+    MAX_PARAMS,
+    MODULE_LENGTH,
+    PARAM_DESCRIPTION_LENGTH,
 )
 
 MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"

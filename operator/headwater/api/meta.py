@@ -5,7 +5,7 @@ from typing import Annotated, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from headwater.api.base import ApiModel, exactly_one_of
-from headwater.api.limits import (
+from headwater.limits import (
     DATA_NAME,
     DATA_NAME_LENGTH,
     ENV_NAME_LENGTH,

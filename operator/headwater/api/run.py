@@ -7,8 +7,8 @@ from pydantic import Field, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.limits import MAX_BINDINGS, MAX_ENV, MAX_NODES, MAX_SECONDS, RUN_NAME_LENGTH
 from headwater.api.meta import DataName, EnvVar, ObjectMeta, ResourceName, RunName
+from headwater.limits import MAX_BINDINGS, MAX_ENV, MAX_NODES, MAX_SECONDS, RUN_NAME_LENGTH
 
 
 class Binding(ApiModel):
