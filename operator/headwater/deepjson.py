@@ -2,8 +2,8 @@
 
 The API server stores documents nested up to 10,000 levels (Go's encoding/json limit),
 so a user can apply a Run whose `value` is a list 9,996 deep. Python's `json.loads`,
-`repr`, `==`, `copy.deepcopy` and PyYAML recurse once (PyYAML three times) per level:
-at the default recursion limit of 1,000 they raise RecursionError, which in kopf's watch
+`json.dumps`, `repr`, `==` recurse once per level and `copy.deepcopy` twice: at the
+default recursion limit of 1,000 they raise RecursionError, which in kopf's watch
 stops the operator for every namespace. `allow_deep_json` raises the limit at startup,
 and grows the stacks with it so that the deeper recursion cannot overflow the C stack
 (a segfault, worse than the error). `json_problem` is what the models run first on every
@@ -21,8 +21,9 @@ from typing import Any
 API_SERVER_DEPTH = 10_000
 """The deepest document kube-apiserver 1.33 accepts (measured: 10,001 is refused)."""
 RECURSION_LIMIT = 4 * API_SERVER_DEPTH
-"""PyYAML needs three frames a level (measured: 30,000 for 9,999 levels), json one; the
-rest is room for the frames of whoever calls the parser."""
+"""json needs a frame a level, copy.deepcopy two (pure-Python PyYAML three: 30,000 for
+9,999 levels, but it is also quadratic, so manifests are read with LibYAML, which stops
+at 1,000); the rest is room for the frames of whoever calls them."""
 STACK_BYTES = 64 * 1024 * 1024
 """Stack for every thread. Measured C stack per level on CPython 3.11: json.loads 128 B,
 json.dumps 113, repr 145, == 177, Python calling itself through C (map, sort keys,
