@@ -60,11 +60,13 @@ def find_code_issues(source: str | bytes, handler: str, params: Iterable[str]) -
 
 def parse(source: str | bytes) -> ast.Module | CodeIssue:
     """The module, or why there is none."""
-    if isinstance(source, bytes):
-        try:
-            source = source.decode()
-        except UnicodeDecodeError as error:
-            return _invalid(f"the code is not UTF-8: {error.reason} at byte {error.start}")
+    try:
+        # Bytes, or text decoded with surrogateescape, as ConfigMap code is.
+        encoded = source if isinstance(source, bytes) else source.encode(errors="surrogateescape")
+        source = encoded.decode()
+    except UnicodeError as error:
+        unit = "byte" if isinstance(error, UnicodeDecodeError) else "character"
+        return _invalid(f"the code is not UTF-8: {error.reason} at {unit} {error.start}")
     if len(source) > CODE_LENGTH:
         return _invalid(
             f"the code is {len(source)} characters; at most {CODE_LENGTH} are allowed"

@@ -66,10 +66,7 @@ class CodeChecker:
         """Every issue of `code` as the home of `handler(params…)`; never raises for
         anything the code holds."""
         if isinstance(code, bytes):
-            try:
-                code = code.decode()
-            except UnicodeDecodeError:
-                return find_code_issues(code, handler, params)  # says why, parses nothing
+            code = code.decode(errors="surrogateescape")  # the worker says if it is not UTF-8
         params = list(params)
         key = hashlib.sha256(json.dumps([code, handler, params]).encode()).hexdigest()
         cached = self._cached(key)

@@ -28,5 +28,7 @@ def with_inline_code(spec: FunctionSpec, config_maps: KeyValues) -> FunctionSpec
     ref = spec.code.config_map_key_ref
     if ref is None:
         return spec
-    source = key_value("ConfigMap", ref, config_maps).decode()
+    # binaryData may hold anything: bytes that are not UTF-8 survive as surrogates, which
+    # the code check reports as InvalidCode instead of a UnicodeDecodeError here.
+    source = key_value("ConfigMap", ref, config_maps).decode(errors="surrogateescape")
     return spec.model_copy(update={"code": FunctionCode(inline=source)})
