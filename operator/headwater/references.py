@@ -28,7 +28,8 @@ def with_inline_code(spec: FunctionSpec, config_maps: KeyValues) -> FunctionSpec
     ref = spec.code.config_map_key_ref
     if ref is None:
         return spec
-    # binaryData may hold anything: bytes that are not UTF-8 survive as surrogates, which
-    # the code check reports as InvalidCode instead of a UnicodeDecodeError here.
+    # A ConfigMap may hold anything: bytes that are not UTF-8 (kept as surrogates) or more
+    # than the inline limit. The code check reports both as InvalidCode, so the copy is
+    # not validated here, where it would raise instead.
     source = key_value("ConfigMap", ref, config_maps).decode(errors="surrogateescape")
-    return spec.model_copy(update={"code": FunctionCode(inline=source)})
+    return spec.model_copy(update={"code": FunctionCode.model_construct(inline=source)})

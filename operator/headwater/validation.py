@@ -258,10 +258,18 @@ def _cycles(dataflow: DataflowSpec, graph: Graph, where: str) -> list[Problem]:
             _node_path(index[cycle[0]]),
             ProblemKind.CYCLE,
             where,
-            f"the nodes form a cycle: {' -> '.join(cycle)}",
+            f"the nodes form a cycle: {_cycle_text(cycle)}",
         )
         for cycle in graph.cycles
     ]
+
+
+def _cycle_text(cycle: tuple[str, ...]) -> str:
+    """`a -> b -> a`; a cycle through thousands of nodes names its first ones."""
+    if len(cycle) <= MENTIONED + 1:
+        return " -> ".join(cycle)
+    hidden = len(cycle) - MENTIONED - 1
+    return f"{' -> '.join(cycle[:MENTIONED])} -> … {hidden} more … -> {cycle[-1]}"
 
 
 def _bindings(
