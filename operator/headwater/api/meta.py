@@ -40,8 +40,12 @@ ResourceName = Annotated[str, Field(min_length=1, max_length=NAME_LENGTH, patter
 """The name of another object in the same namespace."""
 RunName = Annotated[str, Field(min_length=1, max_length=RUN_NAME_LENGTH, pattern=DNS_SUBDOMAIN)]
 """The name of a Run, which labels its Jobs."""
-Quantity = int | Annotated[str, Field(max_length=QUANTITY_LENGTH, pattern=QUANTITY)]
-"""A number, or a Kubernetes quantity as a string."""
+Quantity = (
+    Annotated[int, Field(strict=True)]
+    | Annotated[str, Field(max_length=QUANTITY_LENGTH, pattern=QUANTITY)]
+)
+"""A number, or a Kubernetes quantity as a string; strict, or a string of digits too
+long for the CRD would pass as a number."""
 Identifier = Annotated[
     str, Field(min_length=1, max_length=IDENTIFIER_LENGTH, pattern=PYTHON_IDENTIFIER)
 ]
