@@ -161,9 +161,15 @@ def config_map(name: str, key: str, content: bytes) -> Manifest:
     }
 
 
+def failed(kind: str, name: str, reason: str, fragment: str) -> Expected:
+    """Ready=False (Succeeded=False for a Run) with `reason`."""
+    return Expected(
+        kind, name, "Succeeded" if kind == "Run" else "Ready", "False", reason, fragment
+    )
+
+
 def invalid(kind: str, name: str, fragment: str) -> Expected:
-    ready = "Succeeded" if kind == "Run" else "Ready"
-    return Expected(kind, name, ready, "False", INVALID_SPEC, fragment)
+    return failed(kind, name, INVALID_SPEC, fragment)
 
 
 def ready(kind: str, name: str, reason: str, fragment: str = "") -> Expected:
@@ -514,7 +520,7 @@ def _code_cases() -> list[Case]:
     cases = []
     for label, (code, fragment) in HOSTILE_CODE.items():
         name = f"code-{label}"
-        verdict = Expected("Function", name, "Ready", "False", INVALID_CODE, fragment)
+        verdict = failed("Function", name, INVALID_CODE, fragment)
         cases.append(Case(name, (user(name),), function(name, code), verdict, fragment))
     name = "code-invalid-utf8"
     code = resource(
@@ -532,7 +538,7 @@ def _code_cases() -> list[Case]:
             name,
             (cm, user(name)),
             code,
-            Expected("Function", name, "Ready", "False", INVALID_CODE, "not UTF-8"),
+            failed("Function", name, INVALID_CODE, "not UTF-8"),
             "not UTF-8",
         )
     )
@@ -545,143 +551,114 @@ def _code_cases() -> list[Case]:
 # --- thousands of things -------------------------------------------------------
 
 
-def _fan_out(count: int, prefix: str) -> list[dict[str, Any]]:
-    return [
-        {"name": f"n{i}", "function": f"{prefix}-fn", "inputs": {"x": "x"}, "outputs": [f"o{i}"]}
+def _nodes(
+    case: str, count: int, name: Callable[[int], str], reads: Callable[[int], str]
+) -> Manifest:
+    """A Dataflow of `count` nodes of the case's Function: node i is named name(i), reads
+    reads(i) and writes o<i>."""
+    nodes = [
+        {"name": name(i), "function": f"{case}-fn", "inputs": {"x": reads(i)}, "outputs": [f"o{i}"]}
         for i in range(count)
     ]
+    return dataflow(case, nodes)
 
 
 def _count_cases() -> list[Case]:
-    def fn(prefix: str) -> Manifest:
-        return function(f"{prefix}-fn")
+    def numbered(i: int) -> str:
+        return f"n{i}"
 
-    cases = []
-    name = "count-nodes-10000"
-    cases.append(
-        Case(
-            name,
-            (fn(name),),
-            dataflow(name, _fan_out(MAX_NODES, name)),
-            ready("Dataflow", name, VALID_DATAFLOW, f"{MAX_NODES} nodes"),
+    def fan_out(case: str, count: int) -> Manifest:
+        return _nodes(case, count, numbered, lambda _: "x")
+
+    def fn(case: str) -> Manifest:
+        return function(f"{case}-fn")
+
+    kwargs_code = "def main(**kw):\n    return 1\n"
+    one_node = [{"name": "n", "function": "count-parameters-at-limit-fn", "inputs": ["x"]}]
+    bindings = {"x": {"value": 1}} | {f"p{i}": {"value": i} for i in range(MAX_BINDINGS - 1)}
+    table: list[tuple[str, tuple[Manifest, ...], Manifest, Rejected | Expected, str | None]] = [
+        (
+            "count-nodes-10000",
+            (fn("count-nodes-10000"),),
+            fan_out("count-nodes-10000", MAX_NODES),
+            ready("Dataflow", "count-nodes-10000", VALID_DATAFLOW, f"{MAX_NODES} nodes"),
             None,
-        )
-    )
-    name = "count-nodes-10001"
-    cases.append(
-        Case(
-            name,
-            (fn(name),),
-            dataflow(name, _fan_out(MAX_NODES + 1, name)),
+        ),
+        (
+            "count-nodes-10001",
+            (fn("count-nodes-10001"),),
+            fan_out("count-nodes-10001", MAX_NODES + 1),
             Rejected(f"must have at most {MAX_NODES} items"),
             f"at most {MAX_NODES} items",
-        )
-    )
-    name = "count-cycle-5000"
-    cycle = [
-        {
-            "name": f"n{i}",
-            "function": f"{name}-fn",
-            "inputs": {"x": f"o{(i - 1) % 5000}"},
-            "outputs": [f"o{i}"],
-        }
-        for i in range(5000)
-    ]
-    cases.append(
-        Case(
-            name,
-            (fn(name),),
-            dataflow(name, cycle),
-            Expected("Dataflow", name, "Ready", "False", INVALID_DATAFLOW, "cycle"),
+        ),
+        (
+            "count-cycle-5000",
+            (fn("count-cycle-5000"),),
+            _nodes("count-cycle-5000", 5000, numbered, lambda i: f"o{(i - 1) % 5000}"),
+            failed("Dataflow", "count-cycle-5000", INVALID_DATAFLOW, "cycle"),
             "cycle",
-        )
-    )
-    name = "count-duplicate-names-5000"
-    same = [
-        {"name": "same", "function": f"{name}-fn", "inputs": {"x": "x"}, "outputs": [f"o{i}"]}
-        for i in range(5000)
-    ]
-    cases.append(
-        Case(
-            name,
-            (fn(name),),
-            dataflow(name, same),
-            Expected("Dataflow", name, "Ready", "False", INVALID_DATAFLOW, "unique name"),
+        ),
+        (
+            "count-duplicate-names-5000",
+            (fn("count-duplicate-names-5000"),),
+            _nodes("count-duplicate-names-5000", 5000, lambda _: "same", lambda _: "x"),
+            failed("Dataflow", "count-duplicate-names-5000", INVALID_DATAFLOW, "unique name"),
             "unique name",
-        )
-    )
-    name = "count-free-inputs-10000"
-    free = [
-        {"name": f"n{i}", "function": f"{name}-fn", "inputs": {"x": f"in{i}"}, "outputs": [f"o{i}"]}
-        for i in range(MAX_NODES)
-    ]
-    flow = dataflow(name, free)
-    cases.append(
-        Case(
-            name,
-            (fn(name), flow),
-            run(name, name),
-            Expected("Run", name, "Succeeded", "False", INVALID_DATAFLOW, "without a default"),
+        ),
+        (
+            "count-free-inputs-10000",
+            (
+                fn("count-free-inputs-10000"),
+                _nodes("count-free-inputs-10000", MAX_NODES, numbered, lambda i: f"in{i}"),
+            ),
+            run("count-free-inputs-10000", "count-free-inputs-10000"),
+            failed("Run", "count-free-inputs-10000", INVALID_DATAFLOW, "without a default"),
             "without a default",
-        )
-    )
-    name = "count-parameters-at-limit"
-    one = dataflow(name, [{"name": "n", "function": f"{name}-fn", "inputs": ["x"]}])
-    bindings = {"x": {"value": 1}} | {f"p{i}": {"value": i} for i in range(MAX_BINDINGS - 1)}
-    cases.append(
-        Case(
-            name,
-            (fn(name), one),
-            run(name, name, parameters=bindings),
-            Expected("Run", name, "Succeeded", "False", INVALID_DATAFLOW, "not a free input"),
+        ),
+        (
+            "count-parameters-at-limit",
+            (fn("count-parameters-at-limit"), dataflow("count-parameters-at-limit", one_node)),
+            run("count-parameters-at-limit", "count-parameters-at-limit", parameters=bindings),
+            failed("Run", "count-parameters-at-limit", INVALID_DATAFLOW, "not a free input"),
             "not a free input",
-        )
-    )
-    name = "count-parameters-5000"
-    many = {f"p{i}": {"value": i} for i in range(5000)}
-    cases.append(
-        Case(
-            name,
+        ),
+        (
+            "count-parameters-5000",
             (),
-            run(name, parameters=many),
+            run("count-parameters-5000", parameters={f"p{i}": {"value": i} for i in range(5000)}),
             Rejected(f"must have at most {MAX_BINDINGS}"),
             f"at most {MAX_BINDINGS} items",
-        )
-    )
-    name = "count-params-5000"
-    params = [{"name": f"p{i}", "type": "value"} for i in range(5000)]
-    cases.append(
-        Case(
-            name,
+        ),
+        (
+            "count-params-5000",
             (),
-            function(name, "def main(**kw):\n    return 1\n", params=params),
+            function("count-params-5000", kwargs_code, params=_value_params(5000)),
             Rejected(f"must have at most {MAX_PARAMS} items"),
             f"at most {MAX_PARAMS} items",
-        )
-    )
-    name = "count-params-at-limit"
-    params = [{"name": f"p{i}", "type": "value"} for i in range(MAX_PARAMS)]
-    cases.append(
-        Case(
-            name,
+        ),
+        (
+            "count-params-at-limit",
             (),
-            function(name, "def main(**kw):\n    return 1\n", params=params),
-            ready("Function", name, CHECKED),
+            function("count-params-at-limit", kwargs_code, params=_value_params(MAX_PARAMS)),
+            ready("Function", "count-params-at-limit", CHECKED),
             None,
-        )
-    )
-    name = "count-node-inputs-over-limit"
-    inputs = {f"p{i}": "x" for i in range(MAX_PARAMS + 1)}
-    cases.append(
-        Case(
-            name,
+        ),
+        (
+            "count-node-inputs-over-limit",
             (),
-            dataflow(name, [{"function": "f", "inputs": inputs}]),
-            invalid("Dataflow", name, f"at most {MAX_PARAMS} items"),
+            dataflow(
+                "count-node-inputs-over-limit",
+                [{"function": "f", "inputs": {f"p{i}": "x" for i in range(MAX_PARAMS + 1)}}],
+            ),
+            invalid("Dataflow", "count-node-inputs-over-limit", f"at most {MAX_PARAMS} items"),
             f"at most {MAX_PARAMS} items",
-        )
-    )
-    return cases
+        ),
+    ]
+    return [Case(*row) for row in table]
+
+
+def _value_params(count: int) -> list[dict[str, str]]:
+    return [{"name": f"p{i}", "type": "value"} for i in range(count)]
 
 
 def cases() -> list[Case]:
