@@ -99,6 +99,11 @@ BOUNDS: dict[str, tuple[Build, Any, Any]] = {
         "v" * ENV_VALUE_LENGTH,
         "v" * (ENV_VALUE_LENGTH + 1),
     ),
+    "spec.env[0].value in characters": (
+        lambda v: run("b", env=[{"name": "V", "value": v}]),
+        "é" * ENV_VALUE_LENGTH,
+        "é" * (ENV_VALUE_LENGTH + 1),
+    ),
     "spec.env[0].name": (
         lambda v: run("b", env=[{"name": v, "value": "v"}]),
         "N" * ENV_NAME_LENGTH,
