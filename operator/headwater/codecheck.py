@@ -2,13 +2,19 @@
 
 The operator never executes user code, so everything here works on the `ast`: the
 source must parse, define the handler at top level, and accept the declared parameters
-by name (the runner passes them as keyword arguments).
+by name (the runner passes them as keyword arguments). Whatever the source, the answer
+is a list of issues, never an exception: code the parser cannot cope with (thousands of
+nested operators raise RecursionError or MemoryError) is InvalidCode. Parsing is still
+costly at the worst (seconds, tens of MiB), so the operator parses in a separate
+process: `headwater.codeworker`.
 """
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from headwater.limits import CODE_LENGTH
 
 
 class CodeIssueKind(StrEnum):
@@ -23,19 +29,21 @@ class CodeIssue:
     message: str
 
 
+CodeCheck = Callable[[str | bytes, str, Iterable[str]], list[CodeIssue]]
+"""find_code_issues, or the operator's isolated `headwater.codeworker.check_code_isolated`."""
+
+
 def check_code(source: str, handler: str, params: Iterable[str]) -> list[str]:
     """Messages for everything wrong with `source` as the home of `handler(params…)`."""
     return [issue.message for issue in find_code_issues(source, handler, params)]
 
 
-def find_code_issues(source: str, handler: str, params: Iterable[str]) -> list[CodeIssue]:
-    """Like `check_code`, with a kind per issue for callers that sort them."""
-    try:
-        module = ast.parse(source)
-    except SyntaxError as error:
-        where = f"line {error.lineno}" if error.lineno else "the code"
-        return [CodeIssue(CodeIssueKind.INVALID_CODE, f"{where}: {error.msg}")]
-
+def find_code_issues(source: str | bytes, handler: str, params: Iterable[str]) -> list[CodeIssue]:
+    """Like `check_code`, with a kind per issue for callers that sort them. Bytes (a
+    ConfigMap's binaryData) must be UTF-8, as Python source is."""
+    module = parse(source)
+    if isinstance(module, CodeIssue):
+        return [module]
     definition = _top_level_function(module, handler)
     if definition is None:
         return [
@@ -48,6 +56,40 @@ def find_code_issues(source: str, handler: str, params: Iterable[str]) -> list[C
         CodeIssue(CodeIssueKind.SIGNATURE_MISMATCH, message)
         for message in _signature_mismatches(definition, list(params))
     ]
+
+
+def parse(source: str | bytes) -> ast.Module | CodeIssue:
+    """The module, or why there is none."""
+    try:
+        # Bytes, or text decoded with surrogateescape, as ConfigMap code is.
+        encoded = source if isinstance(source, bytes) else source.encode(errors="surrogateescape")
+        source = encoded.decode()
+    except UnicodeError as error:
+        unit = "byte" if isinstance(error, UnicodeDecodeError) else "character"
+        return _invalid(f"the code is not UTF-8: {error.reason} at {unit} {error.start}")
+    if len(source) > CODE_LENGTH:
+        return _invalid(
+            f"the code is {len(source)} characters; at most {CODE_LENGTH} are allowed"
+            " (put larger code in the image and name it in code.module)"
+        )
+    try:
+        return ast.parse(source)
+    except SyntaxError as error:
+        where = f"line {error.lineno}" if error.lineno else "the code"
+        return _invalid(f"{where}: {error.msg}")
+    except (RecursionError, MemoryError, SystemError):
+        # SystemError: CPython 3.11's parser, short of memory, sometimes returns NULL
+        # without an exception set.
+        return _invalid(
+            "the code is nested too deeply or too large for Python's parser (thousands of"
+            " nested operators, brackets or calls?)"
+        )
+    except ValueError as error:  # null bytes, before Python 3.11.4 made them a SyntaxError
+        return _invalid(str(error))
+
+
+def _invalid(message: str) -> CodeIssue:
+    return CodeIssue(CodeIssueKind.INVALID_CODE, message)
 
 
 def _top_level_function(

@@ -17,6 +17,17 @@ from headwater.api import GROUP, VERSION, Dataflow, Dataset, Function, Run
 from headwater.api.base import ApiModel
 
 CATEGORY = "headwater"
+BOUNDS = (
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+)
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,7 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         out["x-kubernetes-preserve-unknown-fields"] = True
     else:
         out["type"] = schema["type"]
-    for key in ("minLength", "maxLength", "pattern", "minimum", "maximum", "minItems", "maxItems"):
+    for key in BOUNDS:
         if key in schema:
             out[key] = schema[key]
     if "format" in schema and schema["format"] == "date-time":
@@ -148,6 +159,9 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
                 name: structural(sub, defs) for name, sub in schema["properties"].items()
             }
         extra = schema.get("additionalProperties")
+        if "patternProperties" in schema:
+            (key_pattern, extra), *_ = schema["patternProperties"].items()
+            out["x-kubernetes-validations"] = [_key_rule(key_pattern, schema["propertyNames"])]
         if isinstance(extra, dict) and extra:
             out["additionalProperties"] = structural(extra, defs)
         elif extra is True or ("properties" not in schema and extra is None) or extra == {}:
@@ -159,8 +173,35 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if "oneOf" in schema:
         out["oneOf"] = schema["oneOf"]
     if "x-kubernetes-validations" in schema:
-        out["x-kubernetes-validations"] = schema["x-kubernetes-validations"]
+        out["x-kubernetes-validations"] = [
+            *out.get("x-kubernetes-validations", []),
+            *schema["x-kubernetes-validations"],
+        ]
+    if "description" in out:
+        out["description"] += _bounds_note(out)
     return out
+
+
+def _key_rule(pattern: str, lengths: dict[str, int]) -> dict[str, str]:
+    """A map's keys as a CEL rule: structural schemas have no propertyNames. Its cost
+    stays within the API server's budget because every such map has maxProperties."""
+    checks = [f"k.matches(r'{pattern}')"]
+    if "maxLength" in lengths:
+        checks.insert(0, f"size(k) <= {lengths['maxLength']}")
+    return {
+        "rule": f"self.all(k, {' && '.join(checks)})",
+        "message": f"every key must match {pattern}, at most {lengths.get('maxLength')} characters",
+    }
+
+
+def _bounds_note(schema: dict[str, Any]) -> str:
+    """The bounds in words, so `kubectl explain` shows them beside the description."""
+    words = {
+        "maxLength": " At most {} characters.",
+        "maxItems": " At most {} items.",
+        "maxProperties": " At most {} entries.",
+    }
+    return "".join(text.format(schema[key]) for key, text in words.items() if key in schema)
 
 
 def _union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +214,8 @@ def _union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"description": rest["description"]} if "description" in rest else {}
     if {m.get("type") for m in members} == {"integer", "string"}:
         out["x-kubernetes-int-or-string"] = True
+        text = next(m for m in members if m["type"] == "string")
+        out.update({key: text[key] for key in ("maxLength", "pattern") if key in text})
     else:
         out["x-kubernetes-preserve-unknown-fields"] = True
     return out

@@ -30,5 +30,9 @@ def with_inline_code(spec: FunctionSpec, config_maps: KeyValues) -> FunctionSpec
     ref = spec.code.config_map_key_ref
     if ref is None or spec.code.inline is not None:
         return spec
-    source = key_value("ConfigMap", ref, config_maps).decode()
-    return spec.model_copy(update={"code": FunctionCode(inline=source, config_map_key_ref=ref)})
+    # A ConfigMap may hold anything: bytes that are not UTF-8 (kept as surrogates) or more
+    # than the inline limit. The code check reports both as InvalidCode, so the copy is
+    # not validated here, where it would raise instead.
+    source = key_value("ConfigMap", ref, config_maps).decode(errors="surrogateescape")
+    code = FunctionCode.model_construct(inline=source, config_map_key_ref=ref)
+    return spec.model_copy(update={"code": code})

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from headwater.api import DataflowNode, DataflowSpec, FunctionSpec, ParamType, RunSpec
 from headwater.api.base import JsonValue
-from headwater.codecheck import find_code_issues
+from headwater.codecheck import CodeCheck, find_code_issues
 from headwater.graph import Graph, build_graph
 from headwater.schemas import mismatch, schema_problem
 from headwater.suggest import Names
@@ -78,6 +78,7 @@ def validate(
     *,
     dataflow_name: str | None = None,
     run_name: str | None = None,
+    code_issues: CodeCheck = find_code_issues,
 ) -> list[Problem]:
     """Every problem of the dataflow, its functions' code, and the run's bindings.
 
@@ -94,7 +95,7 @@ def validate(
     ]
     used = dict.fromkeys(node.function for node in dataflow.nodes if node.function in functions)
     for name in used:
-        problems += validate_function(functions[name], name)
+        problems += validate_function(functions[name], name, code_issues)
     if run is not None:
         run_where = _resource("Run", run_name)
         problems += _bindings(dataflow, graph, functions, run, datasets, run_where, where)
@@ -121,9 +122,12 @@ def warnings(
     ]
 
 
-def validate_function(spec: FunctionSpec, name: str | None = None) -> list[Problem]:
+def validate_function(
+    spec: FunctionSpec, name: str | None = None, code_issues: CodeCheck = find_code_issues
+) -> list[Problem]:
     """Problems of one Function on its own: duplicate parameters, its parameters'
-    schemas and defaults, its inline (or ConfigMap) code."""
+    schemas and defaults, its inline (or ConfigMap) code. The operator passes
+    `code_issues` that parses in a separate process."""
     where = _resource("Function", name)
     problems = []
     seen: set[str] = set()
@@ -157,9 +161,7 @@ def validate_function(spec: FunctionSpec, name: str | None = None) -> list[Probl
             if ref is not None
             else ("spec.code.inline", "")
         )
-        for issue in find_code_issues(
-            spec.code.inline, spec.handler, [p.name for p in spec.params]
-        ):
+        for issue in code_issues(spec.code.inline, spec.handler, [p.name for p in spec.params]):
             problems.append(Problem(field, ProblemKind(issue.kind), where, source + issue.message))
     return problems
 
@@ -428,10 +430,18 @@ def _cycles(dataflow: DataflowSpec, graph: Graph, where: str) -> list[Problem]:
             _node_path(index[cycle[0]]),
             ProblemKind.CYCLE,
             where,
-            f"the nodes form a cycle: {' -> '.join(cycle)}",
+            f"the nodes form a cycle: {_cycle_text(cycle)}",
         )
         for cycle in graph.cycles
     ]
+
+
+def _cycle_text(cycle: tuple[str, ...]) -> str:
+    """`a -> b -> a`; a cycle through thousands of nodes names its first ones."""
+    if len(cycle) <= MENTIONED + 1:
+        return " -> ".join(cycle)
+    hidden = len(cycle) - MENTIONED - 1
+    return f"{' -> '.join(cycle[:MENTIONED])} -> … {hidden} more … -> {cycle[-1]}"
 
 
 def _bindings(
@@ -446,6 +456,7 @@ def _bindings(
     problems = []
     free = Names(graph.free_inputs - run.parameters.keys())
     known_datasets = Names(datasets or ())
+    free_inputs = _names(graph.free_inputs)  # once: it may name thousands
     for name, binding in run.parameters.items():
         path = f"spec.parameters.{name}"
         if name not in graph.free_inputs:
@@ -459,7 +470,7 @@ def _bindings(
                     ProblemKind.UNKNOWN_BINDING,
                     where,
                     f"{name!r} is not a free input of the dataflow: {reason}"
-                    f" (free inputs: {_names(graph.free_inputs)}){free.did_you_mean(name)}",
+                    f" (free inputs: {free_inputs}){free.did_you_mean(name)}",
                 )
             )
         if binding.dataset is not None and datasets is not None and binding.dataset not in datasets:
@@ -488,7 +499,7 @@ def _bindings(
                     f"spec.parameters.{name}",
                     ProblemKind.UNBOUND_INPUT,
                     where,
-                    f"free input {name!r} is read by {', '.join(readers)} without a default; {fix}",
+                    f"free input {name!r} is read by {_some(readers)} without a default; {fix}",
                 )
             )
     return problems
@@ -517,4 +528,16 @@ def _first_index(dataflow: DataflowSpec) -> dict[str, int]:
 def _names(names: Iterable[str]) -> str:
     # Sets are sorted so that messages are stable; sequences keep their order.
     listed = sorted(names) if isinstance(names, Set) else list(names)
-    return ", ".join(repr(n) for n in listed) if listed else "none"
+    return _some([repr(n) for n in listed[:MENTIONED]], len(listed)) if listed else "none"
+
+
+MENTIONED = 10
+"""Items a message lists: a problem repeated for each of thousands of names must not
+list all of them each time (1,024 bindings × 10,000 free inputs was 100 MB of text)."""
+
+
+def _some(items: list[str], total: int | None = None) -> str:
+    """The first MENTIONED of `total` items (all of `items` when not given)."""
+    total = len(items) if total is None else total
+    shown = ", ".join(items[:MENTIONED])
+    return shown if total <= MENTIONED else f"{shown} and {total - MENTIONED} more"

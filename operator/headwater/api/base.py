@@ -3,8 +3,11 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+from headwater.deepjson import json_problem
+from headwater.limits import JSON_BYTES, JSON_DEPTH
 
 GROUP = "headwater.dev"
 VERSION = "v1alpha1"
@@ -19,8 +22,19 @@ def format_time(moment: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(format_time, return_type=str)]
 """A point in time; serialised the way Kubernetes writes it."""
 
-JsonValue = Any
-"""Any JSON value: number, string, boolean, null, list or object."""
+
+def bounded_json(value: Any) -> Any:
+    """The first look at a free-form value: within JSON_DEPTH and JSON_BYTES, checked
+    without recursing, before pydantic or anything else walks it."""
+    problem = json_problem(value, JSON_DEPTH, JSON_BYTES)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+JsonValue = Annotated[Any, BeforeValidator(bounded_json)]
+"""Any JSON value (number, string, boolean, null, list or object) nested at most
+JSON_DEPTH deep and at most JSON_BYTES long."""
 
 
 class ApiModel(BaseModel):
@@ -31,6 +45,9 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         use_attribute_docstrings=True,
         extra="forbid",
+        # Errors name the field, never echo the value: it may be a secret, or nested so
+        # deep that printing it recurses thousands of times.
+        hide_input_in_errors=True,
     )
 
     def to_wire(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
 from headwater.api.meta import KeyRef, ObjectMeta
+from headwater.limits import DESCRIPTION_LENGTH, URI_LENGTH
 
 
 class DataFormat(StrEnum):
@@ -28,7 +29,7 @@ class DatasetSource(ApiModel):
 
     model_config = exactly_one_of("uri", "configMapKeyRef", "secretKeyRef", "inline")
 
-    uri: str | None = Field(default=None, min_length=1)
+    uri: str | None = Field(default=None, min_length=1, max_length=URI_LENGTH)
     """An fsspec URL (file://, s3://, gs://, https://…) or a path; a relative path resolves
     against the manifest's folder locally and the artifact store's root in a cluster."""
     config_map_key_ref: KeyRef | None = None
@@ -36,7 +37,8 @@ class DatasetSource(ApiModel):
     secret_key_ref: KeyRef | None = None
     """A key of a Secret in the same namespace."""
     inline: JsonValue = None
-    """Small JSON values written in the manifest itself."""
+    """Small JSON values written in the manifest itself: nested at most 32 deep, at most
+    64 KiB as compact JSON."""
 
     @model_validator(mode="after")
     def exactly_one(self) -> Self:
@@ -66,7 +68,7 @@ class DatasetSource(ApiModel):
 class DatasetSpec(ApiModel):
     """Named data: a URI, a ConfigMap or Secret key, or inline values."""
 
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=DESCRIPTION_LENGTH)
     """What the data is, for people."""
     format: DataFormat | None = None
     """How to read it; inferred from the source's file extension when left out

@@ -1,18 +1,38 @@
 """Function: one Python callable a dataflow node runs."""
 
 from enum import StrEnum
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
-from headwater.api.base import ApiModel, JsonValue, exactly_one_of
+from headwater.api.base import ApiModel, JsonValue, bounded_json, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.meta import EnvVar, KeyRef, ObjectMeta, ResourceRequirements
+from headwater.api.meta import (
+    DataName,
+    EnvVar,
+    Identifier,
+    KeyRef,
+    ObjectMeta,
+    ResourceRequirements,
+)
+from headwater.limits import (
+    CODE_LENGTH,
+    DESCRIPTION_LENGTH,
+    IMAGE_LENGTH,
+    MAX_ENV,
+    MAX_PARAMS,
+    MODULE_LENGTH,
+    PARAM_DESCRIPTION_LENGTH,
+)
 
-PYTHON_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 AS_APPLIED = {"asApplied": True}
 """Validation context for a manifest as a user applies it, which the API server checks
 against the CRD, as opposed to a copy headwater made (a Run's snapshot)."""
+MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+
+JsonSchema = Annotated[dict[str, Any], BeforeValidator(bounded_json)]
+"""A JSON Schema document, bounded like every free-form value."""
 
 
 class FunctionType(StrEnum):
@@ -37,11 +57,14 @@ class FunctionCode(ApiModel):
 
     model_config = exactly_one_of("inline", "configMapKeyRef", "module")
 
-    inline: str | None = Field(default=None, min_length=1)
-    """Python source that defines the handler."""
+    inline: str | None = Field(default=None, min_length=1, max_length=CODE_LENGTH)
+    """Python source that defines the handler; at most 65,536 characters (code from a
+    ConfigMap too), so a Run's snapshot always has room for it."""
     config_map_key_ref: KeyRef | None = None
     """A ConfigMap key holding the Python source."""
-    module: str | None = Field(default=None, min_length=1)
+    module: str | None = Field(
+        default=None, min_length=1, max_length=MODULE_LENGTH, pattern=MODULE_NAME
+    )
     """A dotted module name importable inside the image."""
 
     @model_validator(mode="after")
@@ -60,17 +83,18 @@ class FunctionCode(ApiModel):
 class Param(ApiModel):
     """One parameter of the callable."""
 
-    name: str = Field(pattern=PYTHON_IDENTIFIER)
+    name: Identifier
     """The Python parameter's name."""
     type: ParamType = ParamType.ARTIFACT
     """path, artifact or value."""
     default: JsonValue = None
-    """A JSON default; only value parameters take one."""
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    """A JSON default; only value parameters take one. Nested at most 32 deep, at most
+    64 KiB as compact JSON."""
+    schema_: JsonSchema | None = Field(default=None, alias="schema")
     """A JSON Schema the value must match (e.g. {type: number, minimum: 0}); only value
     parameters take one. The default and every Run's binding are checked against it
-    before anything runs."""
-    description: str | None = None
+    before anything runs. Nested at most 32 deep, at most 64 KiB as compact JSON."""
+    description: str | None = Field(default=None, max_length=PARAM_DESCRIPTION_LENGTH)
     """What the parameter means, for people."""
 
     @model_validator(mode="after")
@@ -99,24 +123,24 @@ class FunctionSpec(ApiModel):
         }
     )
 
-    handler: str = Field(pattern=PYTHON_IDENTIFIER)
+    handler: Identifier
     """The callable's name in the code."""
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=DESCRIPTION_LENGTH)
     """What it does, for people."""
     type: FunctionType = FunctionType.TRANSFORMER
     """source, transformer or sink."""
     code: FunctionCode
     """Where the code is."""
-    params: list[Param] = []
-    """The callable's parameters, in order."""
-    outputs: list[str] = []
+    params: list[Param] = Field(default=[], max_length=MAX_PARAMS)
+    """The callable's parameters, in order; at most 256."""
+    outputs: list[DataName] = Field(default=[], max_length=MAX_PARAMS)
     """Names of what it returns: one name is the return value; several are a tuple in
     this order or a dict by name; none (sinks) means the return value is ignored."""
-    image: str | None = None
+    image: str | None = Field(default=None, min_length=1, max_length=IMAGE_LENGTH)
     """The container image; the operator's default runner image when left out."""
     resources: ResourceRequirements | None = None
     """CPU and memory requests and limits for its container."""
-    env: list[EnvVar] = []
+    env: list[EnvVar] = Field(default=[], max_length=MAX_ENV)
     """Environment variables for its container."""
 
     @model_validator(mode="after")

@@ -7,7 +7,8 @@ from pydantic import Field, model_validator
 
 from headwater.api.base import ApiModel, JsonValue, Timestamp, exactly_one_of
 from headwater.api.conditions import Condition
-from headwater.api.meta import EnvVar, ObjectMeta
+from headwater.api.meta import DataName, EnvVar, ObjectMeta, ResourceName, RunName
+from headwater.limits import MAX_BINDINGS, MAX_ENV, MAX_NODES, MAX_SECONDS, RUN_NAME_LENGTH
 
 
 class Binding(ApiModel):
@@ -15,10 +16,11 @@ class Binding(ApiModel):
 
     model_config = exactly_one_of("dataset", "value")
 
-    dataset: str | None = Field(default=None, min_length=1)
+    dataset: ResourceName | None = None
     """A Dataset's metadata.name in the same namespace."""
     value: JsonValue = None
-    """A literal JSON value."""
+    """A literal JSON value: lists and objects nested at most 32 deep, at most 64 KiB as
+    compact JSON."""
 
     @model_validator(mode="after")
     def exactly_one(self) -> Self:
@@ -30,24 +32,25 @@ class Binding(ApiModel):
 class RunSpec(ApiModel):
     """One execution of a Dataflow with its inputs bound."""
 
-    dataflow: str = Field(min_length=1)
+    dataflow: ResourceName
     """The Dataflow's metadata.name."""
-    parameters: dict[str, Binding] = {}
+    parameters: dict[DataName, Binding] = Field(default={}, max_length=MAX_BINDINGS)
     """Free input name → binding. A free input is a name no node produces; one left
     unbound takes its parameter's default."""
-    env: list[EnvVar] = []
+    env: list[EnvVar] = Field(default=[], max_length=MAX_ENV)
     """Environment variables added to every node."""
     retries: int = Field(default=0, ge=0, le=9)
     """Extra attempts per node after a failure (0–9). A bad-input failure is not retried."""
-    parallelism: int | None = Field(default=None, ge=1)
+    parallelism: int | None = Field(default=None, ge=1, le=MAX_NODES)
     """Most nodes running at once; no limit when left out."""
-    timeout_seconds: int | None = Field(default=None, ge=1)
-    """Deadline for the whole run; running nodes are stopped and the run fails."""
-    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
-    """Delete the Run this long after it finished."""
+    timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_SECONDS)
+    """Deadline for the whole run; running nodes are stopped and the run fails. At most
+    a year."""
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0, le=MAX_SECONDS)
+    """Delete the Run this long after it finished; at most a year."""
     stop: bool = False
     """true: stop running nodes, start no more, and finish as Cancelled."""
-    resume_from: str | None = Field(default=None, min_length=1)
+    resume_from: RunName | None = None
     """Another Run whose succeeded nodes' outputs are reused instead of run again."""
 
 
@@ -146,3 +149,12 @@ class Run(ApiModel):
     metadata: ObjectMeta
     spec: RunSpec
     status: RunStatus | None = None
+
+    @model_validator(mode="after")
+    def name_fits_a_label(self) -> Self:
+        # The CRD says the same in CEL; metadata is the API server's, not the schema's.
+        if len(self.metadata.name) > RUN_NAME_LENGTH:
+            raise ValueError(
+                f"a Run's name is at most {RUN_NAME_LENGTH} characters, as it labels its Jobs"
+            )
+        return self

@@ -31,6 +31,7 @@ from headwater.api import (
     set_condition,
 )
 from headwater.artifacts import infer_format
+from headwater.codeworker import check_code_isolated
 from headwater.controller.cache import ObjectCache
 from headwater.controller.kube import Conflict, Kube, Manifest
 from headwater.controller.probe import Prober, ProbeResult, allowed
@@ -270,7 +271,7 @@ class Catalog:
         if missing:
             conditions = _ready(earlier.conditions, False, "CodeNotFound", missing, generation)
         else:
-            problems = validate_function(spec)
+            problems = validate_function(spec, code_issues=check_code_isolated)
             if problems:
                 message = _problems_message(problems)
                 conditions = _ready(earlier.conditions, False, "InvalidCode", message, generation)

@@ -3,7 +3,6 @@ foreground."""
 
 import logging
 import os
-import sys
 import threading
 
 import kopf
@@ -18,16 +17,16 @@ from headwater.controller.leadership import LeaseElector
 from headwater.controller.runs import RunReconciler
 from headwater.controller.settings import OperatorSettings
 from headwater.controller.workqueue import Workers, WorkQueue
+from headwater.deepjson import allow_deep_json
 
 log = logging.getLogger(__name__)
 EXIT_LOST_LEADERSHIP = 3
-RECURSION_LIMIT = 50_000
-"""The API server accepts JSON nested 10,000 deep; parsing such an object (kopf's
-watch does) must not raise RecursionError and stop the operator for everyone. The
-models then reject it with a condition."""
 
 
 def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
+    # First, before any thread starts: the API server stores JSON nested 10,000 deep,
+    # and parsing it (kopf's watch does) must not stop the operator for everyone.
+    allow_deep_json()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -36,7 +35,6 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
     # and "Handler … succeeded" at info for every event: only its warnings are news here.
     logging.getLogger("kopf").setLevel(logging.INFO)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     kube = Kube(settings, load_client_config())
     workers: list[Workers] = []
     health = None

@@ -20,6 +20,7 @@ from headwater.api import (
     Run,
 )
 from headwater.artifacts import infer_format
+from headwater.codeworker import check_code_isolated
 from headwater.controller.cache import ObjectCache
 from headwater.controller.jobs import code_key, dataset_mount
 from headwater.controller.kube import Kube, Manifest, api_message
@@ -132,6 +133,7 @@ def freeze(run: Run, kube: Kube, catalog: ObjectCache, settings: OperatorSetting
         None,
         dataflow_name=dataflow.metadata.name,
         run_name=run.metadata.name,
+        code_issues=check_code_isolated,
     )
     if problems:
         raise Invalid("InvalidDataflow", describe(problems))

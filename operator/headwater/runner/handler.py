@@ -48,7 +48,8 @@ def module_from_source(code: str, node: str, filename: str | None = None) -> typ
     module.__file__ = filename
     try:
         compiled = compile(code, filename, "exec")
-    except SyntaxError as error:
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        # Nesting too deep for the compiler is as fatal as a syntax error.
         raise CodeUnusable(f"the function's code does not compile: {last_lines(error)}") from error
     try:
         exec(compiled, module.__dict__)

@@ -1,11 +1,15 @@
 """One node attempt, in process: load the handler, resolve inputs, call, store outputs."""
 
+import asyncio
+import inspect
+import os
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from headwater.runner.errors import EXIT_FAILURE, EXIT_SUCCESS, FunctionRaised, RunnerError
@@ -22,15 +26,33 @@ def log(message: str) -> None:
 
 
 def call_handler(handler: Callable[..., Any], arguments: dict[str, object]) -> object:
+    """The handler's return value; an `async def` handler (or one returning any other
+    awaitable) is run to completion in a fresh event loop, so that what it raises fails
+    the node and what it returns is stored."""
     try:
-        return handler(**arguments)
+        returned = handler(**arguments)
+        if inspect.isawaitable(returned):
+            returned = asyncio.run(_awaited(returned))
+        return returned
     except (Exception, SystemExit) as error:
-        # Print the user's frames only: the first frame is this function.
-        traceback.print_exception(type(error), error, error.__traceback__.tb_next)
+        traceback.print_exception(type(error), error, _user_frames(error.__traceback__))
         sys.stderr.flush()
         code = getattr(handler, "__code__", None)
         filename = code.co_filename if code is not None else ""
         raise FunctionRaised(failure_message(error, filename)) from error
+
+
+async def _awaited(awaitable: Awaitable[object]) -> object:
+    # asyncio.run takes coroutines only; this makes one of any awaitable.
+    return await awaitable
+
+
+def _user_frames(frames: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside this module and asyncio."""
+    ours = (__file__, os.path.dirname(asyncio.__file__) + os.sep)
+    while frames is not None and frames.tb_frame.f_code.co_filename.startswith(ours):
+        frames = frames.tb_next
+    return frames
 
 
 def execute(task: Task) -> dict[str, str]:
