@@ -19,6 +19,7 @@ quickstart: setup
 
 cluster-binaries:
 	tests/cluster/build
+	tests/cluster/build-seaweedfs
 
 lint: setup
 	$(PYTHON) -m ruff check .

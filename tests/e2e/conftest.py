@@ -13,6 +13,9 @@ Fixtures:
   wait_for   poll a predicate with a deadline.
   operator   the session's `headwater operator` process (CRDs applied), running;
              kill()/stop()/start()/restart(), metrics_url, log tail on failure.
+  object_store  the cluster's SeaweedFS S3 store (DIR/s3.json): env() gives the AWS_*
+             variables a client needs, url() an s3:// URL in its bucket,
+             create_secret() puts them into a namespace for a Job's envFrom.
 """
 
 from __future__ import annotations
@@ -500,3 +503,52 @@ def restart_apiserver(cluster: Cluster) -> None:
     terminate([pid], grace=10)
     spawn("kube-apiserver", [a.decode() for a in argv], base, env)
     wait_for(lambda: _reachable(str(cluster.kubeconfig)), 60, "the API server back")
+
+
+# --- the cluster's object store (SeaweedFS, started by tests/cluster/up) -------------
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """The S3 endpoint, bucket and credentials of the cluster, from DIR/s3.json."""
+
+    endpoint: str
+    region: str
+    access_key: str
+    secret_key: str
+    bucket: str
+
+    def env(self) -> dict[str, str]:
+        """All a client needs: botocore (under s3fs) reads each of these by itself, so
+        node Jobs get exactly these keys from a Secret through envFrom."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    def url(self, *parts: str) -> str:
+        return "/".join([f"s3://{self.bucket}", *parts])
+
+    def create_secret(self, cluster: Cluster, namespace: str, name: str = "headwater-s3") -> str:
+        """A Secret holding env() in `namespace`; returns its name."""
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+        cluster.apply({**secret, "stringData": self.env()}, namespace)
+        return name
+
+
+@pytest.fixture(scope="session")
+def object_store(cluster: Cluster) -> ObjectStore:
+    base = cluster_dir(cluster)
+    settings = base / "s3.json" if base is not None else None
+    if settings is None or not settings.exists():
+        pytest.fail(
+            f"the cluster ({cluster.kubeconfig}) has no DIR/s3.json: start it with a "
+            "tests/cluster/up that runs SeaweedFS",
+            pytrace=False,
+        )
+    raw = json.loads(settings.read_text())
+    return ObjectStore(
+        raw["endpoint"], raw["region"], raw["accessKey"], raw["secretKey"], raw["bucket"]
+    )

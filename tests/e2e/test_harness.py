@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -261,6 +264,32 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def listening_sockets(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of the TCP sockets `pid` listens on, from /proc/net/tcp{,6}."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.add((_address(address), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    # /proc prints each 32-bit word in host (little-endian) order.
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
 def test_second_cluster_up_and_down_leaves_nothing(tmp_path: Path) -> None:
     directory = tmp_path / "second"
     up = subprocess.run(
@@ -277,8 +306,14 @@ def test_second_cluster_up_and_down_leaves_nothing(tmp_path: Path) -> None:
             state.apiserver_port,
             state.controller_manager_port,
             state.kubelet_port,
+            *state.seaweedfs_ports.values(),
         ]
         assert all(_listening(port) for port in ports)
+        # Every port of weed is one `up` chose and recorded, and only on loopback.
+        weed = read_pid(directory / "seaweedfs.pid")
+        assert weed is not None
+        expected = {("127.0.0.1", port) for port in state.seaweedfs_ports.values()}
+        assert listening_sockets(weed) == expected
         version = subprocess.run(
             ["kubectl", "--kubeconfig", str(directory / "kubeconfig"), "get", "--raw", "/readyz"],
             capture_output=True,
@@ -295,3 +330,6 @@ def test_second_cluster_up_and_down_leaves_nothing(tmp_path: Path) -> None:
     assert marked_pids(directory.resolve()) == []
     assert not [port for port in ports if _listening(port)]
     assert not Path(state.etcd_data).exists()
+    assert not Path(state.seaweedfs_data).exists()
+    # weed puts a unix socket per gRPC port in /tmp and removes it when it stops cleanly.
+    assert not [p for p in state.seaweedfs_ports.values() if list(Path("/tmp").glob(f"*-{p}.sock"))]

@@ -10,8 +10,9 @@ from pathlib import Path
 from .layout import COMPONENTS, tmpfs_dir
 from .procs import alive, marked_pids, read_pid, terminate
 
-# Agent first (it stops its Pods), etcd last (the others need it while shutting down).
-ORDER = ("node-agent", "kube-controller-manager", "kube-apiserver", "etcd")
+# Agent first (it stops its Pods, which may be writing to SeaweedFS), etcd last (the
+# others need it while shutting down).
+ORDER = ("node-agent", "seaweedfs", "kube-controller-manager", "kube-apiserver", "etcd")
 assert set(ORDER) == set(COMPONENTS)
 
 

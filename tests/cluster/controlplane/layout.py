@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 NODE_NAME = "headwater-node"
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent", "seaweedfs")
+# The SeaweedFS services `weed server` runs, each with an HTTP and a gRPC port.
+SEAWEEDFS_SERVICES = ("master", "volume", "filer", "s3")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,13 @@ class ClusterState:
     apiserver_port: int
     controller_manager_port: int
     kubelet_port: int
+    # SeaweedFS: where weed is, its data dir, and its ports keyed by flag
+    # ("filer.port.grpc" is -filer.port.grpc).
+    seaweedfs_bin_dir: str
+    seaweedfs_data: str
+    seaweedfs_ports: dict[str, int]
+    # What a client needs, as written to DIR/s3.json (see objectstore.S3Settings).
+    s3: dict[str, str]
     node_name: str = NODE_NAME
 
     @property

@@ -1,5 +1,6 @@
-"""`tests/cluster/up DIR`: start etcd, kube-apiserver, kube-controller-manager and the
-node agent for a cluster living in DIR; return once it is ready for Pods."""
+"""`tests/cluster/up DIR`: start etcd, kube-apiserver, kube-controller-manager, the
+node agent and SeaweedFS for a cluster living in DIR; return once it is ready for Pods
+and the object store takes writes."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 from .certs import ClusterPki, make_pki
 from .down import down
 from .kubeconfig import write_kubeconfig
-from .layout import NODE_NAME, ClusterState, tmpfs_dir
+from .layout import COMPONENTS, NODE_NAME, ClusterState, tmpfs_dir
+from .objectstore import new_settings, port_flags, start_seaweedfs, store_ready
 from .probe import context, get, get_json
-from .procs import alive, free_port, read_pid, spawn
+from .procs import alive, free_ports, read_pid, spawn
 from .storage import PROVISIONER, install_storage
 
 HERE = Path(__file__).resolve().parent.parent
@@ -29,16 +31,16 @@ class UpError(RuntimeError):
     """The cluster did not come up."""
 
 
-def build_binaries() -> Path:
-    """Run tests/cluster/build (instant on a cache hit) and return the bin dir."""
-    out = subprocess.run([str(HERE / "build")], check=True, stdout=subprocess.PIPE, text=True)
+def build_binaries(script: str) -> Path:
+    """Run tests/cluster/SCRIPT (instant on a cache hit) and return its bin dir."""
+    out = subprocess.run([str(HERE / script)], check=True, stdout=subprocess.PIPE, text=True)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, cluster_dir: Path) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        for name in ("etcd", "kube-apiserver", "kube-controller-manager", "node-agent"):
+        for name in COMPONENTS:
             pid = read_pid(cluster_dir / f"{name}.pid")
             if pid is not None and not alive(pid):
                 raise UpError(f"{name} exited while waiting for {what}")
@@ -193,14 +195,14 @@ def up(cluster_dir: Path) -> ClusterState:
         pid = read_pid(cluster_dir / f"{name}.pid")
         if pid is not None and alive(pid):
             raise UpError(f"{cluster_dir} already runs a cluster ({name} pid {pid})")
-    bin_dir = build_binaries()
+    bin_dir = build_binaries("build")
+    seaweedfs_bin_dir = build_binaries("build-seaweedfs")
     shm = tmpfs_dir(cluster_dir)
     shutil.rmtree(shm, ignore_errors=True)
     shm.mkdir(mode=0o700)
-    ports = {free_port() for _ in range(5)}
-    while len(ports) < 5:
-        ports.add(free_port())
-    etcd_client, etcd_peer, apiserver, kcm, kubelet = sorted(ports)
+    flags = port_flags()
+    etcd_client, etcd_peer, apiserver, kcm, kubelet, *weed = free_ports(5 + len(flags))
+    seaweedfs_ports = dict(zip(flags, weed, strict=True))
     state = ClusterState(
         dir=str(cluster_dir),
         bin_dir=str(bin_dir),
@@ -210,8 +212,16 @@ def up(cluster_dir: Path) -> ClusterState:
         apiserver_port=apiserver,
         controller_manager_port=kcm,
         kubelet_port=kubelet,
+        seaweedfs_bin_dir=str(seaweedfs_bin_dir),
+        seaweedfs_data=str(shm / "seaweedfs"),
+        seaweedfs_ports=seaweedfs_ports,
+        s3=dict(new_settings(seaweedfs_ports["s3.port"])),
     )
     state.save()
+    # SeaweedFS needs nothing from Kubernetes and takes longer than it to take writes
+    # (its filer waits seconds for peers before it serves locks), so it starts first
+    # and is waited for last.
+    start_seaweedfs(state, cluster_dir)
     pki = make_pki(cluster_dir / "pki", NODE_NAME)
     write_kubeconfig(cluster_dir / "kubeconfig", state.server, pki.ca.cert, pki.admin, "admin")
     start_etcd(state, cluster_dir)
@@ -219,6 +229,7 @@ def up(cluster_dir: Path) -> ClusterState:
     install_storage(state.server, context(pki.ca, pki.admin))
     start_controller_manager(state, pki, cluster_dir)
     start_agent(state, pki, cluster_dir)
+    wait_until(store_ready(state), 60, "SeaweedFS S3 to take writes", cluster_dir)
     return state
 
 
