@@ -4,6 +4,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from headwater.api import EnvVar, FunctionSpec, Run, RunStatus, now
@@ -72,22 +73,34 @@ def execute(
     pool = ProcessPool()
     graph = build_graph(snapshot.dataflow, snapshot.functions)
     run = run.model_copy(update={"status": None})
-    while True:
-        try:
-            decision = step(run, snapshot, pool.observe(), now(), previous, graph=graph)
-            run = run.model_copy(update={"status": decision.status})
-            for node in decision.stop:
-                pool.stop(node)
-            for node in decision.start:
-                _start(pool, run, snapshot, graph, workspace, node)
-            workspace.write_status(name, decision.status)
-            on_status(decision.status)
-            if decision.status.finished_at is not None and not pool.running():
-                return decision.status
-            if not decision.start:
-                pool.wait_for_change(POLL_SECONDS)
-        except KeyboardInterrupt:
-            run = run.model_copy(update={"spec": run.spec.model_copy(update={"stop": True})})
+    try:
+        while True:
+            try:
+                decision = step(run, snapshot, pool.observe(), now(), previous, graph=graph)
+                run = run.model_copy(update={"status": decision.status})
+                for node in decision.stop:
+                    pool.stop(node)
+                for node in decision.start:
+                    _start(pool, run, snapshot, graph, workspace, node)
+                workspace.write_status(name, decision.status)
+                on_status(decision.status)
+                if decision.status.finished_at is not None and not pool.running():
+                    return decision.status
+                # The engine starts every node it can in one step, so the next step has
+                # news only once an attempt ends (or the timeout comes).
+                pool.wait_for_change(_until(decision.wake_at))
+            except KeyboardInterrupt:
+                run = run.model_copy(update={"spec": run.spec.model_copy(update={"stop": True})})
+    finally:
+        pool.close()
+
+
+def _until(wake_at: datetime | None) -> float:
+    """Seconds to wait for an exit: up to the timeout deadline, and never long, so that a
+    missed wake-up costs little."""
+    if wake_at is None:
+        return POLL_SECONDS
+    return min(max((wake_at - now()).total_seconds(), 0.0), POLL_SECONDS)
 
 
 def _start(

@@ -1,0 +1,249 @@
+"""The fork server: one process per `headwater run` that imports the runner once and forks a
+fresh child for every node attempt, so a node pays neither interpreter start-up nor the
+runner's imports and still has a process, a memory and a process group of its own.
+
+`python -m headwater.local.forkserver`, spawned by `launchers.ForkServer`. Requests come
+as JSON lines on stdin, exits go back as JSON lines on stdout:
+
+    → {"start": KEY, "task": TASK_FILE, "log": LOG_FILE, "env": {NAME: VALUE, …}}
+    → {"stop": KEY}     SIGTERM to the attempt's process group, SIGKILL 5 s later
+    ← {"key": KEY, "code": N}   N as in Popen.returncode: -SIGNAL when a signal killed it
+
+Forking is only safe from a single-threaded process, so the server never starts a thread:
+it sleeps in select() on its request pipe and on a wake-up fd that SIGCHLD writes to. For
+the same reason it does not import numpy, pandas or pyarrow: numpy starts an OpenBLAS
+thread on import, pandas and pyarrow more. A node that uses them imports them in its own
+child, as a cold process would.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import random
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+# The point of the server: everything a node attempt imports, imported once.
+import fsspec.implementations.local  # noqa: F401  (what a local artifact store opens)
+
+import headwater.runner.__main__ as runner_main
+from headwater.runner.errors import EXIT_FAILURE
+
+STOP_GRACE_SECONDS = 5.0
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when its parent dies."""
+READ_SIZE = 1 << 16
+
+
+@dataclass
+class Child:
+    key: int
+    kill_at: float | None = None
+    """When SIGKILL follows the SIGTERM of a stop; None while not stopping."""
+
+
+class Server:
+    """Reads requests, forks children, reaps them and reports their exits."""
+
+    def __init__(self, requests: int, reports: int) -> None:
+        self.requests = requests
+        self.reports = reports
+        self.children: dict[int, Child] = {}
+        self.pids: dict[int, int] = {}
+        self.pending = b""
+        self.closing = False
+        self.wake_up, wake_up_writer = socket.socketpair()
+        wake_up_writer.setblocking(False)
+        self.wake_up_writer = wake_up_writer
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.pid = os.getpid()
+
+    def serve(self) -> None:
+        signal.set_wakeup_fd(self.wake_up_writer.fileno(), warn_on_full_buffer=False)
+        # A Python handler, not SIG_IGN: an ignored SIGCHLD would reap children for us and
+        # lose their exit codes.
+        signal.signal(signal.SIGCHLD, lambda _signal, _frame: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.requests, selectors.EVENT_READ)
+        selector.register(self.wake_up, selectors.EVENT_READ)
+        while not (self.closing and not self.children):
+            for ready, _ in selector.select(self._until_next_kill()):
+                if ready.fileobj is self.wake_up:
+                    self.wake_up.recv(READ_SIZE)
+                elif not self.closing:
+                    self._read_requests(selector)
+            self._reap()
+            self._kill_overdue()
+
+    def _read_requests(self, selector: selectors.BaseSelector) -> None:
+        data = os.read(self.requests, READ_SIZE)
+        if not data:
+            # The driver is gone or done: nobody will hear of these children any more.
+            self.closing = True
+            selector.unregister(self.requests)
+            for child in list(self.children.values()):
+                self._stop(child.key)
+            return
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            request = json.loads(line)
+            if "start" in request:
+                self._start(request)
+            else:
+                self._stop(request["stop"])
+
+    def _start(self, request: dict[str, Any]) -> None:
+        key = request["start"]
+        try:
+            pid = os.fork()
+        except OSError as error:
+            self._report({"key": key, "code": EXIT_FAILURE, "error": f"fork failed: {error}"})
+            return
+        if pid == 0:
+            self._run_child(request)
+        self.children[pid] = Child(key)
+        self.pids[key] = pid
+
+    def _stop(self, key: int) -> None:
+        pid = self.pids.get(key)
+        if pid is None or self.children[pid].kill_at is not None:
+            return
+        signal_child(pid, signal.SIGTERM)
+        self.children[pid].kill_at = time.monotonic() + STOP_GRACE_SECONDS
+
+    def _until_next_kill(self) -> float | None:
+        deadlines = [c.kill_at for c in self.children.values() if c.kill_at is not None]
+        return max(min(deadlines) - time.monotonic(), 0.0) if deadlines else None
+
+    def _kill_overdue(self) -> None:
+        now = time.monotonic()
+        for pid, child in self.children.items():
+            if child.kill_at is not None and child.kill_at <= now:
+                signal_child(pid, signal.SIGKILL)
+                child.kill_at = float("inf")
+
+    def _reap(self) -> None:
+        while self.children:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+            child = self.children.pop(pid)
+            del self.pids[child.key]
+            self._report({"key": child.key, "code": os.waitstatus_to_exitcode(wait_status)})
+
+    def _report(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(self.reports, data) :]
+        except BrokenPipeError:
+            self.closing = True  # the driver died; its children are stopped on EOF
+
+    def _run_child(self, request: dict[str, Any]) -> NoReturn:
+        """The forked child: isolate it, run the attempt, exit. Never returns into the
+        server's loop, whatever happens."""
+        code = EXIT_FAILURE
+        try:
+            self._isolate(request)
+            code = runner_main.main([request["task"]])
+        except SystemExit as stop:
+            code = exit_status(stop.code)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            leave(code)
+
+    def _isolate(self, request: dict[str, Any]) -> None:
+        """Make the child look like a fresh `python -m headwater.runner TASK` process."""
+        os.setsid()  # its own session and process group: stop signals reach only it
+        # Die with the server, so no attempt outlives the one who would report it.
+        self.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != self.pid:
+            os._exit(EXIT_FAILURE)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        redirect_stdio(request["log"])
+        # The request and report pipes, the wake-up socket, the selector: not the node's.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [runner_main.__file__, request["task"]]
+        reseed()
+
+
+def signal_child(pid: int, signal_number: signal.Signals) -> None:
+    """Signal the child's process group; the child itself if it has not made one yet."""
+    try:
+        os.killpg(pid, signal_number)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal_number)
+
+
+def redirect_stdio(log_file: str) -> None:
+    """stdin from /dev/null, stdout and stderr appended to the node's log."""
+    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+
+
+def reseed() -> None:
+    """Every child starts with the server's random state; draw a new one from the OS, as
+    a fresh interpreter does. (The str hash seed cannot change after start-up: forked
+    nodes share the server's, so set iteration order is the same in all of them.)"""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def exit_status(code: object) -> int:
+    """The process exit status `sys.exit(code)` gives."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def leave(code: int) -> NoReturn:
+    """End the child the way an interpreter ends: wait for the node's non-daemon threads,
+    run atexit handlers, flush stdio; then _exit, so no server code runs in the child."""
+    for finish in (threading._shutdown, atexit._run_exitfuncs):  # type: ignore[attr-defined]
+        try:
+            finish()
+        except BaseException:
+            traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def main() -> None:
+    # Keep the protocol on private fds; stray prints from imports or a child's crash go to
+    # stderr instead of corrupting it.
+    requests, reports = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    Server(requests, reports).serve()
+
+
+if __name__ == "__main__":
+    main()
