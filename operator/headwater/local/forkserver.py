@@ -19,6 +19,8 @@ child, as a cold process would.
 import atexit
 import contextlib
 import ctypes
+import gc
+import io
 import json
 import os
 import random
@@ -26,17 +28,20 @@ import selectors
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 # The point of the server: everything a node attempt imports, imported once.
-import fsspec.implementations.local  # noqa: F401  (what a local artifact store opens)
-
 import headwater.runner.__main__ as runner_main
+from headwater.api.function import ParamType
+from headwater.artifacts import read_artifact
 from headwater.runner.errors import EXIT_FAILURE
+from headwater.task import Task, TaskInput
 
 STOP_GRACE_SECONDS = 5.0
 PR_SET_PDEATHSIG = 1
@@ -47,8 +52,9 @@ READ_SIZE = 1 << 16
 @dataclass
 class Child:
     key: int
+    stopping: bool = False
     kill_at: float | None = None
-    """When SIGKILL follows the SIGTERM of a stop; None while not stopping."""
+    """When SIGKILL follows the SIGTERM of a stop; None when none is due."""
 
 
 class Server:
@@ -115,9 +121,10 @@ class Server:
 
     def _stop(self, key: int) -> None:
         pid = self.pids.get(key)
-        if pid is None or self.children[pid].kill_at is not None:
+        if pid is None or self.children[pid].stopping:
             return
         signal_child(pid, signal.SIGTERM)
+        self.children[pid].stopping = True
         self.children[pid].kill_at = time.monotonic() + STOP_GRACE_SECONDS
 
     def _until_next_kill(self) -> float | None:
@@ -129,7 +136,7 @@ class Server:
         for pid, child in self.children.items():
             if child.kill_at is not None and child.kill_at <= now:
                 signal_child(pid, signal.SIGKILL)
-                child.kill_at = float("inf")
+                child.kill_at = None
 
     def _reap(self) -> None:
         while self.children:
@@ -234,7 +241,36 @@ def leave(code: int) -> NoReturn:
     os._exit(code)
 
 
+def warm_up() -> None:
+    """One throw-away attempt through the runner — task file, handler, a value in, an
+    artifact out and read back — so that lazy imports and first-use caches are filled
+    once here instead of in every child."""
+    with (
+        tempfile.TemporaryDirectory(prefix="headwater-warm-up-") as folder,
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        output = f"{folder}/value"
+        task = Task(
+            run="warm-up",
+            node="warm-up",
+            handler="same",
+            code="def same(x):\n    return x\n",
+            inputs=[TaskInput(param="x", type=ParamType.VALUE, value=0, has_value=True)],
+            output_names=["value"],
+            outputs={"value": output},
+            result_path=f"{folder}/result.json",
+        )
+        task_file = Path(folder, "task.json")
+        task_file.write_text(task.model_dump_json(by_alias=True))
+        runner_main.main([str(task_file)])
+        read_artifact(output, {})
+
+
 def main() -> None:
+    warm_up()
+    # What the server holds now is shared with every child; collections in a child
+    # leave it alone instead of copying its pages.
+    gc.freeze()
     # Keep the protocol on private fds; stray prints from imports or a child's crash go to
     # stderr instead of corrupting it.
     requests, reports = os.dup(0), os.dup(1)

@@ -66,6 +66,12 @@ def make_launcher(exits: SimpleQueue[Exit]) -> Launcher:
     return ForkServer(exits, cold)
 
 
+def changes_startup(env: dict[str, str], base: dict[str, str]) -> bool:
+    """Whether `env` sets, changes or drops a start-up variable of `base`."""
+    names = {*env, *base}
+    return any(env.get(n) != base.get(n) for n in names if n.startswith(STARTUP_PREFIXES))
+
+
 class ColdLauncher:
     """A fresh interpreter per attempt, waited for by a thread of its own."""
 
@@ -128,10 +134,13 @@ class ForkServer:
         self.in_flight: set[int] = set()
         self.alive = True
         assert self.process.stdout is not None
-        threading.Thread(target=self._read_exits, args=(self.process.stdout,), daemon=True).start()
+        self.reader = threading.Thread(
+            target=self._read_exits, args=(self.process.stdout,), daemon=True
+        )
+        self.reader.start()
 
     def launch(self, attempt: Attempt) -> None:
-        if self._changes_startup(attempt.env) or not self._take(attempt.key):
+        if changes_startup(attempt.env, self.environment) or not self._take(attempt.key):
             self.cold.launch(attempt)
             return
         request = {
@@ -146,14 +155,6 @@ class ForkServer:
                 self.in_flight.discard(attempt.key)
             if ours:  # else the reader has already reported it lost
                 self.cold.launch(attempt)
-
-    def _changes_startup(self, env: dict[str, str]) -> bool:
-        names = {*env, *self.environment}
-        return any(
-            env.get(name) != self.environment.get(name)
-            for name in names
-            if name.startswith(STARTUP_PREFIXES)
-        )
 
     def _take(self, key: int) -> bool:
         with self.lock:
@@ -175,11 +176,12 @@ class ForkServer:
         self._send({"stop": key})
 
     def _read_exits(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            message = json.loads(line)
-            with self.lock:
-                self.in_flight.discard(message["key"])
-            self.exits.put(Exit(message["key"], message["code"], message.get("error")))
+        with stream:
+            for line in stream:
+                message = json.loads(line)
+                with self.lock:
+                    self.in_flight.discard(message["key"])
+                self.exits.put(Exit(message["key"], message["code"], message.get("error")))
         code = self.process.wait()
         with self.lock:
             self.alive = False
@@ -193,5 +195,9 @@ class ForkServer:
         assert self.process.stdin is not None
         with contextlib.suppress(BrokenPipeError):
             self.process.stdin.close()
-        self.process.wait(timeout=STOP_GRACE_SECONDS * 2)
+        try:
+            self.process.wait(timeout=STOP_GRACE_SECONDS * 2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.reader.join()
         self.cold.close()

@@ -4,13 +4,13 @@ way a Job's backoffLimit retries a Pod. How a process starts is the launcher's b
 
 import itertools
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
-from headwater.api import NodePhase, now
+from headwater.api import NodePhase, RunStatus, now
 from headwater.engine import ObservedNode
 from headwater.local.launchers import Attempt, Exit, Launcher, make_launcher
 from headwater.runner.errors import EXIT_BAD_INPUT
@@ -42,6 +42,8 @@ class ProcessPool:
     exits: SimpleQueue[Exit] = field(default_factory=SimpleQueue)
     launcher: Launcher = field(init=False)
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
+    unsettled: dict[str, NodeProcess] = field(default_factory=dict)
+    """Nodes whose end the run's status does not record yet."""
     attempts: dict[int, NodeProcess] = field(default_factory=dict)
     """Attempts under way, by key."""
     keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -59,7 +61,7 @@ class ProcessPool:
         max_retries: int,
     ) -> None:
         entry = NodeProcess(node, task_file, env, log_file, result_file, max_retries)
-        self.nodes[node] = entry
+        self.nodes[node] = self.unsettled[node] = entry
         self._launch(entry)
 
     def _launch(self, entry: NodeProcess) -> None:
@@ -92,9 +94,18 @@ class ProcessPool:
             entry.exit = exit
 
     def observe(self) -> dict[str, ObservedNode]:
-        """What each started node is doing now; a retryable failure is relaunched here."""
+        """What each unsettled node is doing now; a retryable failure is relaunched here."""
         self._collect()
-        return {node: self._observe(entry) for node, entry in self.nodes.items()}
+        return {node: self._observe(entry) for node, entry in self.unsettled.items()}
+
+    def settle(self, status: RunStatus, observed: Mapping[str, ObservedNode]) -> None:
+        """Stop showing the engine nodes whose end `status` records: for a node the
+        executor does not show, the engine takes the recorded status, which keeps a step
+        from rebuilding every finished node of a wide run again and again."""
+        for node, seen in observed.items():
+            recorded = status.nodes.get(node)
+            if seen.phase.finished and recorded is not None and recorded.phase.finished:
+                self.unsettled.pop(node, None)
 
     def _observe(self, entry: NodeProcess) -> ObservedNode:
         if entry.observed is not None:
