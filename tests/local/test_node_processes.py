@@ -291,7 +291,7 @@ from pathlib import Path
 def stubborn(folder):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     helper = subprocess.Popen(["sleep", "300"])  # inherits the ignored SIGTERM
-    Path(folder, "pids.tmp").write_text(f"{os.getpid()} {helper.pid}")
+    Path(folder, "pids.tmp").write_text(f"{os.getpid()} {helper.pid} {os.getppid()}")
     Path(folder, "pids.tmp").rename(Path(folder, "pids"))
     time.sleep(300)
 """
@@ -305,9 +305,9 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_stop_kills_a_node_that_ignores_sigterm_and_its_children(
-    project: Path, executor: dict[str, str]
-) -> None:
+def start_stubborn(project: Path, executor: dict[str, str]) -> tuple[subprocess.Popen, list[int]]:
+    """`headwater run` of a node that ignores SIGTERM, once the node runs; with the pids
+    of the node, of its helper and of the process that started it."""
     one_run(
         project,
         [function("stubborn", STUBBORN, [{"name": "folder", **VALUE}], ["never"])],
@@ -324,7 +324,13 @@ def test_stop_kills_a_node_that_ignores_sigterm_and_its_children(
     deadline = time.monotonic() + 60
     while not (project / "pids").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    pids = [int(pid) for pid in (project / "pids").read_text().split()]
+    return process, [int(pid) for pid in (project / "pids").read_text().split()]
+
+
+def test_stop_kills_a_node_that_ignores_sigterm_and_its_children(
+    project: Path, executor: dict[str, str]
+) -> None:
+    process, pids = start_stubborn(project, executor)
     process.send_signal(signal.SIGINT)
     stdout, _ = process.communicate(timeout=60)
     assert process.returncode == 1
@@ -333,6 +339,17 @@ def test_stop_kills_a_node_that_ignores_sigterm_and_its_children(
     assert status["nodes"]["stubborn"]["phase"] == "Cancelled"
     assert status["nodes"]["stubborn"]["exitCode"] == -signal.SIGKILL
     assert not any(alive(pid) for pid in pids), "SIGKILL reaches the node's whole group"
+
+
+def test_forked_nodes_end_when_the_driver_is_killed_outright(project: Path) -> None:
+    """The fork server sees its stdin close, stops its children and leaves."""
+    process, pids = start_stubborn(project, {COLD_VARIABLE: "0"})
+    process.kill()
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids)
 
 
 KILLER = """
