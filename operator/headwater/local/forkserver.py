@@ -40,10 +40,10 @@ from typing import Any, NoReturn
 import headwater.runner.__main__ as runner_main
 from headwater.api.function import ParamType
 from headwater.artifacts import read_artifact
+from headwater.local.launchers import STOP_GRACE_SECONDS
 from headwater.runner.errors import EXIT_FAILURE
 from headwater.task import Task, TaskInput
 
-STOP_GRACE_SECONDS = 5.0
 PR_SET_PDEATHSIG = 1
 """prctl(2) option: the signal a process gets when its parent dies."""
 READ_SIZE = 1 << 16
@@ -67,37 +67,42 @@ class Server:
         self.pids: dict[int, int] = {}
         self.pending = b""
         self.closing = False
-        self.wake_up, wake_up_writer = socket.socketpair()
-        wake_up_writer.setblocking(False)
-        self.wake_up_writer = wake_up_writer
+        self.wake_up, self.wake_up_writer = socket.socketpair()
+        self.wake_up_writer.setblocking(False)
         self.libc = ctypes.CDLL(None, use_errno=True)
         self.pid = os.getpid()
+        self.selector = selectors.DefaultSelector()
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_up_writer.fileno(), warn_on_full_buffer=False)
         # A Python handler, not SIG_IGN: an ignored SIGCHLD would reap children for us and
         # lose their exit codes.
         signal.signal(signal.SIGCHLD, lambda _signal, _frame: None)
-        selector = selectors.DefaultSelector()
-        selector.register(self.requests, selectors.EVENT_READ)
-        selector.register(self.wake_up, selectors.EVENT_READ)
+        self.selector.register(self.requests, selectors.EVENT_READ)
+        self.selector.register(self.wake_up, selectors.EVENT_READ)
         while not (self.closing and not self.children):
-            for ready, _ in selector.select(self._until_next_kill()):
+            for ready, _ in self.selector.select(self._until_next_kill()):
                 if ready.fileobj is self.wake_up:
                     self.wake_up.recv(READ_SIZE)
-                elif not self.closing:
-                    self._read_requests(selector)
+                else:
+                    self._read_requests()
             self._reap()
             self._kill_overdue()
 
-    def _read_requests(self, selector: selectors.BaseSelector) -> None:
+    def _close(self) -> None:
+        """The driver is gone or done: nobody will hear of the children any more, so they
+        are stopped, and the server leaves once they have ended."""
+        if self.closing:
+            return
+        self.closing = True
+        self.selector.unregister(self.requests)
+        for child in list(self.children.values()):
+            self._stop(child.key)
+
+    def _read_requests(self) -> None:
         data = os.read(self.requests, READ_SIZE)
         if not data:
-            # The driver is gone or done: nobody will hear of these children any more.
-            self.closing = True
-            selector.unregister(self.requests)
-            for child in list(self.children.values()):
-                self._stop(child.key)
+            self._close()
             return
         *lines, self.pending = (self.pending + data).split(b"\n")
         for line in lines:
@@ -153,7 +158,7 @@ class Server:
             while data:
                 data = data[os.write(self.reports, data) :]
         except BrokenPipeError:
-            self.closing = True  # the driver died; its children are stopped on EOF
+            self._close()
 
     def _run_child(self, request: dict[str, Any]) -> NoReturn:
         """The forked child: isolate it, run the attempt, exit. Never returns into the
