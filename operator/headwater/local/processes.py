@@ -13,7 +13,7 @@ from queue import Empty, SimpleQueue
 from headwater.api import NodePhase, RunStatus, now
 from headwater.engine import ObservedNode
 from headwater.local.launchers import Attempt, Exit, Launcher, make_launcher
-from headwater.runner.errors import EXIT_BAD_INPUT
+from headwater.runner.errors import EXIT_BAD_INPUT, EXIT_FAILURE
 from headwater.runner.result import RunnerResult, parse_result
 
 
@@ -70,7 +70,16 @@ class ProcessPool:
         entry.started_at = entry.started_at or now()
         entry.key, entry.exit = next(self.keys), None
         self.attempts[entry.key] = entry
-        self.launcher.launch(Attempt(entry.key, entry.task_file, entry.log_file, entry.env))
+        attempt = Attempt(entry.key, entry.task_file, entry.log_file, entry.env)
+        try:
+            self.launcher.launch(attempt)
+        except Exception as error:  # out of processes or descriptors: a retry may do
+            self.exits.put(Exit(entry.key, EXIT_FAILURE, f"cannot start the node: {error}"))
+        except KeyboardInterrupt:
+            # Whether it started is unknown: rather than wait for an exit that may never
+            # come, count it as ended; a process that did start is stopped with the rest.
+            self.exits.put(Exit(entry.key, EXIT_FAILURE, "interrupted while starting"))
+            raise
 
     def wait_for_change(self, timeout: float) -> None:
         """Block until an attempt ends or `timeout` passes, then take every exit that has
