@@ -1,31 +1,36 @@
 """Per-node overhead of headwater's local executor, beside Kedro's runners.
 
-Two graphs of no-op nodes — a chain (each node reads the one before) and a fan-out (one
-source, then N nodes that all read it) — run by:
+Graphs of no-op nodes — a chain (each node reads the one before), a fan-out (one source,
+then N nodes that all read it) and a wide fan-out of 1,000 — run by:
 
 - headwater: `headwater run DIR --parallel P --output json` as a subprocess, on
   manifests generated into a temporary folder (Functions with inline no-op code, a
-  Dataflow, a Run). Every node is a separate Python process that loads its inputs from
-  and writes its outputs to the local artifact store, as in a cluster each is a Pod;
-  the figure is the price of that isolation.
+  Dataflow, a Run). Every node is a separate process — forked from the fork server, or
+  with `--cold` also a fresh interpreter (HEADWATER_COLD_NODES=1) — that loads its
+  inputs from and writes its outputs to the local artifact store, as in a cluster each
+  is a Pod; the figure is the price of that isolation.
 - Kedro's SequentialRunner, ThreadRunner and ParallelRunner (P workers), in-process,
-  on the same graphs with in-memory datasets.
+  on the chain and the fan-out with in-memory datasets (not on the wide fan-out: its
+  ParallelRunner would take minutes).
 
 "total s" is wall time. For headwater it includes the CLI's start-up (reading and
 checking manifests), measured alone on a one-node graph and reported as "startup";
 "per node ms" is then (total - startup) / (nodes - 1). For Kedro it is total / nodes.
-Prints a table; asserts nothing. Needs `pip install 'headwater[bench]'` (Kedro).
+"CPU per node ms" is the same with the CPU time of the benchmark and of every process it
+waited for (driver, fork server, nodes, Kedro's workers): it moves much less than wall
+time when others share the machine. Prints a table; asserts nothing. Needs
+`pip install 'headwater[bench]'` (Kedro).
 
-    python bench/local_overhead.py                     # chain 50, fan-out 200, P = 2
-    python bench/local_overhead.py --chain 20 --fanout 50 --parallel 4 --repeat 3
+    python bench/local_overhead.py              # chain 50, fan-out 200 and 1,000, P = CPUs
+    python bench/local_overhead.py --chain 20 --fanout 50 --wide 0 --parallel 4 --repeat 3
 """
 
 import argparse
 import json
 import logging
 import os
+import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,9 +131,9 @@ def run_headwater(graph, name, parallel, scratch, cold=False):
         str(scratch / f"{name}-work"),
     ]
     env = {**os.environ, COLD_VARIABLE: "1"} if cold else None
-    started = time.perf_counter()
+    clocks = start_clocks()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - started
+    elapsed = read_clocks(clocks)
     try:
         status = json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -172,24 +177,52 @@ def run_kedro(graph, runner_name, parallel):
         catalog, runner = DataCatalog(), ThreadRunner(max_workers=parallel)
     else:
         catalog, runner = DataCatalog(), SequentialRunner()
-    started = time.perf_counter()
+    clocks = start_clocks()
     runner.run(pipeline, catalog)
-    return time.perf_counter() - started
+    return read_clocks(clocks)
 
 
 # --- main ----------------------------------------------------------------------------
 
 
-def best(times):
-    return min(times), (statistics.stdev(times) if len(times) > 1 else 0.0)
+def cpu_seconds():
+    """CPU time of this process and of every descendant that has been waited for: the
+    driver, the fork server and the nodes of a headwater run, Kedro's worker processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def start_clocks():
+    return time.perf_counter(), cpu_seconds()
+
+
+def read_clocks(clocks):
+    """(wall seconds, CPU seconds) since `start_clocks()`."""
+    wall, cpu = clocks
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def best(measures):
+    """The least wall time and the least CPU time of several runs."""
+    return min(wall for wall, _ in measures), min(cpu for _, cpu in measures)
 
 
 def headwater_rows(graphs, parallel, repeat, scratch, cold):
     """Rows for headwater on each graph, the startup (a one-node run) first."""
     mode = "cold" if cold else "fork"
     runs = [run_headwater(chain(1), f"single-{mode}-{i}", 1, scratch, cold) for i in range(repeat)]
-    startup, _ = best(runs)
-    rows = [("single node", f"headwater {mode} (startup)", 1, startup, startup * 1000)]
+    startup, startup_cpu = best(runs)
+    rows = [
+        (
+            "single node",
+            f"headwater {mode} (startup)",
+            1,
+            startup,
+            startup * 1000,
+            startup_cpu * 1000,
+        )
+    ]
     print(f"headwater {mode} startup (one-node run): {startup:.2f} s", file=sys.stderr)
     for label, graph in graphs:
         nodes = len(graph)
@@ -197,9 +230,11 @@ def headwater_rows(graphs, parallel, repeat, scratch, cold):
             run_headwater(graph, f"{label}-{mode}-{i}", parallel, scratch, cold)
             for i in range(repeat)
         ]
-        total, _ = best(runs)
+        total, cpu = best(runs)
         per_node = (total - startup) / max(nodes - 1, 1) * 1000
-        rows.append((label, f"headwater {mode} --parallel {parallel}", nodes, total, per_node))
+        cpu_per_node = (cpu - startup_cpu) / max(nodes - 1, 1) * 1000
+        executor = f"headwater {mode} --parallel {parallel}"
+        rows.append((label, executor, nodes, total, per_node, cpu_per_node))
         print(f"{label}: headwater {mode} {total:.2f} s", file=sys.stderr)
     return rows
 
@@ -207,18 +242,22 @@ def headwater_rows(graphs, parallel, repeat, scratch, cold):
 def kedro_rows(graphs, parallel, repeat):
     rows = []
     for label, graph in graphs:
+        nodes = len(graph)
         for runner in KEDRO_RUNNERS:
-            times = [run_kedro(graph, runner, parallel) for _ in range(repeat)]
-            total, _ = best(times)
+            total, cpu = best([run_kedro(graph, runner, parallel) for _ in range(repeat)])
             name = runner if runner == "SequentialRunner" else f"{runner} ({parallel})"
-            rows.append((label, f"kedro {name}", len(graph), total, total / len(graph) * 1000))
+            rows.append(
+                (label, f"kedro {name}", nodes, total, total / nodes * 1000, cpu / nodes * 1000)
+            )
             print(f"{label}: kedro {runner} {total:.2f} s", file=sys.stderr)
     return rows
 
 
 def print_table(rows, repeat):
-    header = ("graph", "executor", "nodes", "total s", "per node ms")
-    lines = [header] + [(g, e, str(n), f"{t:.2f}", f"{p:.1f}") for g, e, n, t, p in rows]
+    header = ("graph", "executor", "nodes", "total s", "per node ms", "CPU per node ms")
+    lines = [header] + [
+        (g, e, str(n), f"{t:.2f}", f"{p:.1f}", f"{c:.1f}") for g, e, n, t, p, c in rows
+    ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, repeat {repeat}")
     for index, line in enumerate(lines):
