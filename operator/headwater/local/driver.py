@@ -16,7 +16,7 @@ from headwater.planning import build_task
 from headwater.snapshot import Snapshot
 
 POLL_SECONDS = 0.5
-STATUS_INTERVAL_SECONDS = 0.2
+STATUS_INTERVAL_SECONDS = 0.5
 """status.json is rewritten at most this often while a run goes, and always at its end: a
 1,000-node status takes milliseconds to write, and a run steps hundreds of times a second."""
 
