@@ -24,14 +24,21 @@ class Completed:
         return json.loads(self.stdout)
 
 
-def headwater(*args: str, cwd: Path, timeout: float = 300) -> Completed:
+def headwater_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `headwater` runs with in these tests."""
+    return {**os.environ, "COLUMNS": "200", **(extra or {})}
+
+
+def headwater(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> Completed:
     done = subprocess.run(
         [sys.executable, "-m", "headwater", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        env=headwater_env(env),
     )
     return Completed(done.returncode, done.stdout, done.stderr)
 

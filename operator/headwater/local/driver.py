@@ -2,8 +2,10 @@
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from headwater.api import EnvVar, FunctionSpec, Run, RunStatus, now
@@ -14,6 +16,9 @@ from headwater.planning import build_task
 from headwater.snapshot import Snapshot
 
 POLL_SECONDS = 0.5
+STATUS_INTERVAL_SECONDS = 0.5
+"""status.json is rewritten at most this often while a run goes, and always at its end: a
+1,000-node status takes milliseconds to write, and a run steps hundreds of times a second."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class Workspace:
     def write_status(self, run: str, status: RunStatus) -> None:
         path = self.status_file(run)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(status.to_wire(), indent=2) + "\n")
+        # pydantic's encoder: json.dumps with an indent is pure Python, 3x slower.
+        wire = status.model_dump_json(by_alias=True, exclude_none=True, indent=2)
+        temporary.write_text(wire + "\n")
         temporary.replace(path)
 
 
@@ -72,22 +79,40 @@ def execute(
     pool = ProcessPool()
     graph = build_graph(snapshot.dataflow, snapshot.functions)
     run = run.model_copy(update={"status": None})
-    while True:
-        try:
-            decision = step(run, snapshot, pool.observe(), now(), previous, graph=graph)
-            run = run.model_copy(update={"status": decision.status})
-            for node in decision.stop:
-                pool.stop(node)
-            for node in decision.start:
-                _start(pool, run, snapshot, graph, workspace, node)
-            workspace.write_status(name, decision.status)
-            on_status(decision.status)
-            if decision.status.finished_at is not None and not pool.running():
-                return decision.status
-            if not decision.start:
-                pool.wait_for_change(POLL_SECONDS)
-        except KeyboardInterrupt:
-            run = run.model_copy(update={"spec": run.spec.model_copy(update={"stop": True})})
+    written_at = -STATUS_INTERVAL_SECONDS
+    try:
+        while True:
+            try:
+                observed = pool.observe()
+                decision = step(run, snapshot, observed, now(), previous, graph=graph)
+                run = run.model_copy(update={"status": decision.status})
+                pool.settle(decision.status, observed)
+                for node in decision.stop:
+                    pool.stop(node)
+                for node in decision.start:
+                    _start(pool, run, snapshot, graph, workspace, node)
+                done = decision.status.finished_at is not None and not pool.running()
+                if done or time.monotonic() - written_at >= STATUS_INTERVAL_SECONDS:
+                    workspace.write_status(name, decision.status)
+                    written_at = time.monotonic()
+                on_status(decision.status)
+                if done:
+                    return decision.status
+                # The engine starts every node it can in one step, so the next step has
+                # news only once an attempt ends (or the timeout comes).
+                pool.wait_for_change(_until(decision.wake_at))
+            except KeyboardInterrupt:
+                run = run.model_copy(update={"spec": run.spec.model_copy(update={"stop": True})})
+    finally:
+        pool.close()
+
+
+def _until(wake_at: datetime | None) -> float:
+    """Seconds to wait for an exit: up to the timeout deadline, and never long, so that a
+    missed wake-up costs little."""
+    if wake_at is None:
+        return POLL_SECONDS
+    return min(max((wake_at - now()).total_seconds(), 0.0), POLL_SECONDS)
 
 
 def _start(

@@ -1,34 +1,35 @@
-"""A pool of runner subprocesses: one per started node, each in its own process group,
-retried the way a Job's backoffLimit retries a Pod."""
+"""A pool of node processes: one per attempt, each in its own process group, retried the
+way a Job's backoffLimit retries a Pod. How a process starts is the launcher's business
+(launchers.py); the pool keeps the attempts and reports them as ObservedNode."""
 
-import contextlib
-import os
+import itertools
 import signal
-import subprocess
-import sys
-import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
-from headwater.api import NodePhase, now
+from headwater.api import NodePhase, RunStatus, now
 from headwater.engine import ObservedNode
-from headwater.runner.errors import EXIT_BAD_INPUT
+from headwater.local.launchers import Attempt, Exit, Launcher, make_launcher
+from headwater.runner.errors import EXIT_BAD_INPUT, EXIT_FAILURE
 from headwater.runner.result import RunnerResult, parse_result
-
-STOP_GRACE_SECONDS = 5.0
 
 
 @dataclass
 class NodeProcess:
     node: str
-    command: list[str]
+    task_file: Path
     env: dict[str, str]
     log_file: Path
     result_file: Path
     max_retries: int
     attempts: int = 0
-    process: subprocess.Popen[bytes] | None = None
+    key: int = 0
+    """The current attempt's launcher key."""
+    exit: Exit | None = None
+    """How the current attempt ended, once it has."""
     started_at: datetime | None = None
     observed: ObservedNode | None = None
     stopping: bool = False
@@ -36,10 +37,19 @@ class NodeProcess:
 
 @dataclass
 class ProcessPool:
-    """Starts runner processes and reports what it sees of them as ObservedNode."""
+    """Starts node attempts and reports what it sees of them as ObservedNode."""
 
-    changed: threading.Event = field(default_factory=threading.Event)
+    exits: SimpleQueue[Exit] = field(default_factory=SimpleQueue)
+    launcher: Launcher = field(init=False)
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
+    unsettled: dict[str, NodeProcess] = field(default_factory=dict)
+    """Nodes whose end the run's status does not record yet."""
+    attempts: dict[int, NodeProcess] = field(default_factory=dict)
+    """Attempts under way, by key."""
+    keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.launcher = make_launcher(self.exits)
 
     def submit(
         self,
@@ -50,42 +60,68 @@ class ProcessPool:
         result_file: Path,
         max_retries: int,
     ) -> None:
-        command = [sys.executable, "-m", "headwater.runner", str(task_file)]
-        entry = NodeProcess(node, command, env, log_file, result_file, max_retries)
-        self.nodes[node] = entry
+        entry = NodeProcess(node, task_file, env, log_file, result_file, max_retries)
+        self.nodes[node] = self.unsettled[node] = entry
         self._launch(entry)
 
     def _launch(self, entry: NodeProcess) -> None:
         entry.attempts += 1
         entry.result_file.unlink(missing_ok=True)
         entry.started_at = entry.started_at or now()
-        with entry.log_file.open("ab") as log:
-            entry.process = subprocess.Popen(
-                entry.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=entry.env,
-                start_new_session=True,
-            )
-        process = entry.process
-        threading.Thread(target=self._await_exit, args=(process,), daemon=True).start()
+        entry.key, entry.exit = next(self.keys), None
+        self.attempts[entry.key] = entry
+        attempt = Attempt(entry.key, entry.task_file, entry.log_file, entry.env)
+        try:
+            self.launcher.launch(attempt)
+        except Exception as error:  # out of processes or descriptors: a retry may do
+            self.exits.put(Exit(entry.key, EXIT_FAILURE, f"cannot start the node: {error}"))
+        except KeyboardInterrupt:
+            # Whether it started is unknown: rather than wait for an exit that may never
+            # come, count it as ended; a process that did start is stopped with the rest.
+            self.exits.put(Exit(entry.key, EXIT_FAILURE, "interrupted while starting"))
+            raise
 
-    def _await_exit(self, process: subprocess.Popen[bytes]) -> None:
-        process.wait()
-        self.changed.set()
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until an attempt ends or `timeout` passes, then take every exit that has
+        arrived, so that one step sees them all."""
+        try:
+            self._record(self.exits.get(timeout=timeout))
+        except Empty:
+            return
+        self._collect()
+
+    def _collect(self) -> None:
+        while True:
+            try:
+                self._record(self.exits.get_nowait())
+            except Empty:
+                return
+
+    def _record(self, exit: Exit) -> None:
+        entry = self.attempts.pop(exit.key, None)
+        if entry is not None:
+            entry.exit = exit
 
     def observe(self) -> dict[str, ObservedNode]:
-        """What each started node is doing now; a retryable failure is relaunched here."""
-        return {node: self._observe(entry) for node, entry in self.nodes.items()}
+        """What each unsettled node is doing now; a retryable failure is relaunched here."""
+        self._collect()
+        return {node: self._observe(entry) for node, entry in self.unsettled.items()}
+
+    def settle(self, status: RunStatus, observed: Mapping[str, ObservedNode]) -> None:
+        """Stop showing the engine nodes whose end `status` records: for a node the
+        executor does not show, the engine takes the recorded status, which keeps a step
+        from rebuilding every finished node of a wide run again and again."""
+        for node, seen in observed.items():
+            recorded = status.nodes.get(node)
+            if seen.phase.finished and recorded is not None and recorded.phase.finished:
+                self.unsettled.pop(node, None)
 
     def _observe(self, entry: NodeProcess) -> ObservedNode:
         if entry.observed is not None:
             return entry.observed
-        assert entry.process is not None
-        code = entry.process.poll()
-        if code is None:
+        if entry.exit is None:
             return ObservedNode(NodePhase.RUNNING, entry.attempts, started_at=entry.started_at)
+        code = entry.exit.code
         result = _read_result(entry.result_file)
         retryable = code not in (0, EXIT_BAD_INPUT) and not entry.stopping
         if retryable and entry.attempts <= entry.max_retries:
@@ -95,7 +131,7 @@ class ProcessPool:
             phase = NodePhase.CANCELLED
         else:
             phase = NodePhase.SUCCEEDED if code == 0 else NodePhase.FAILED
-        message = result.message or (None if code == 0 else _exit_message(code))
+        message = result.message or entry.exit.error or (None if code == 0 else _exit_message(code))
         entry.observed = ObservedNode(
             phase=phase,
             attempts=entry.attempts,
@@ -110,26 +146,16 @@ class ProcessPool:
     def stop(self, node: str) -> None:
         """SIGTERM the node's process group, SIGKILL after a grace period."""
         entry = self.nodes.get(node)
-        if entry is None or entry.process is None or entry.process.poll() is not None:
+        if entry is None or entry.key not in self.attempts:
             return
         entry.stopping = True
-        _signal_group(entry.process, signal.SIGTERM)
-        threading.Timer(STOP_GRACE_SECONDS, _signal_group, (entry.process, signal.SIGKILL)).start()
+        self.launcher.terminate(entry.key)
 
     def running(self) -> list[str]:
-        return [
-            n for n, e in self.nodes.items() if e.process is not None and e.process.poll() is None
-        ]
+        return [entry.node for entry in self.attempts.values()]
 
-    def wait_for_change(self, timeout: float) -> None:
-        self.changed.wait(timeout)
-        self.changed.clear()
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
+    def close(self) -> None:
+        self.launcher.close()
 
 
 def _read_result(path: Path) -> RunnerResult:
@@ -142,5 +168,8 @@ def _read_result(path: Path) -> RunnerResult:
 
 def _exit_message(code: int) -> str:
     if code < 0:
-        return f"killed by signal {signal.Signals(-code).name}"
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:  # a real-time signal has no name
+            return f"killed by signal {-code}"
     return f"runner exited with code {code}"
