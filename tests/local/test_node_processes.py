@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import dataflow, function, headwater, headwater_env, run, write_manifests
 
+from headwater.limits import ENV_VALUE_LENGTH
 from headwater.local.driver import Workspace, execute
 from headwater.local.launchers import COLD_VARIABLE
 from headwater.local.resolve import snapshot_for
@@ -149,7 +150,8 @@ def test_crashing_nodes_are_reported_and_the_executor_carries_on(
 
 
 def test_a_node_gets_exactly_its_environment(project: Path, executor: dict[str, str]) -> None:
-    big = "x" * 100_000  # more than a pipe holds: the fork server reads it in pieces
+    # Every value at its limit, more in all than a pipe holds: the server reads in pieces.
+    big = {f"BIG_{i}": chr(ord("a") + i) * ENV_VALUE_LENGTH for i in range(20)}
     spec = function(
         "environment", "import os\n\ndef environment():\n    return dict(os.environ)\n", [], ["env"]
     )
@@ -161,7 +163,10 @@ def test_a_node_gets_exactly_its_environment(project: Path, executor: dict[str, 
         project,
         [spec],
         [{"function": "environment"}],
-        env=[{"name": "SHARED", "value": "from the run"}, {"name": "BIG", "value": big}],
+        env=[
+            {"name": "SHARED", "value": "from the run"},
+            *({"name": name, "value": value} for name, value in big.items()),
+        ],
     )
     expected = {
         **headwater_env(executor),
@@ -169,7 +174,7 @@ def test_a_node_gets_exactly_its_environment(project: Path, executor: dict[str, 
         "HEADWATER_NODE": "environment",
         "SHARED": "from the run",
         "ONLY_FUNCTION": "yes",
-        "BIG": big,
+        **big,
     }
     status = run_flow(project, executor)
     assert status["phase"] == "Succeeded", status
