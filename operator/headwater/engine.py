@@ -194,6 +194,13 @@ def step(
     return Decision(start=start, stop=stop, status=new_status, wake_at=wake_at)
 
 
+def retrying(failed_attempts: int, retries: int, why: str | None) -> str:
+    """What a node being retried says, in both executors: the attempt that failed and
+    why, so that a retry does not hide a failure."""
+    text = f"attempt {failed_attempts} of {retries + 1} failed"
+    return f"{text}: {why}; retrying" if why else f"{text}; retrying"
+
+
 def _active(node_id: str, observed: Mapping[str, ObservedNode]) -> bool:
     seen = observed.get(node_id)
     return seen is not None and not seen.phase.finished

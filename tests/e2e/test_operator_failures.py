@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import hw_dataflow, hw_function, hw_run, items, wait_for, wait_run
+from conftest import hw_dataflow, hw_function, hw_run, items, run_status, wait_for, wait_run
 
 if TYPE_CHECKING:
     from conftest import Cluster, Operator
@@ -144,3 +144,57 @@ def test_a_snapshot_too_big_for_a_config_map_fails_the_run(
     assert failed["reason"] == "SnapshotRejected", failed
     assert "1048576 bytes" in failed["message"], failed
     assert items(cluster, namespace, "jobs", "headwater.dev/run=r") == []
+
+
+FLAKY = """
+import time
+from pathlib import Path
+
+MARKER = Path("/var/lib/headwater/store/first-attempt")
+
+def main(x):
+    if not MARKER.exists():
+        MARKER.write_text("seen")
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+    time.sleep(15)
+    return x
+"""
+
+
+def test_a_retried_node_says_which_attempt_failed_and_finished_always_comes(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """The first attempt fails (a marker in the shared store tells the second it is
+    second); while the second runs, node and Run say what went wrong. Then a failing Run
+    ends with Finished=True, so `kubectl wait --for=condition=Finished` returns."""
+    cluster.apply(
+        [
+            hw_function("flaky", FLAKY, ["x"], ["m"]),
+            hw_function("raises", RAISES, ["x"], ["m"]),
+            hw_dataflow("flow", [{"name": "a", "function": "flaky", "inputs": ["x"]}]),
+            hw_dataflow("doomed", [{"name": "a", "function": "raises", "inputs": ["x"]}]),
+            hw_run("r", "flow", parameters={"x": {"value": 7}}, retries=2),
+            hw_run("doomed", "doomed", parameters={"x": {"value": 7}}),
+        ],
+        namespace,
+    )
+    expected = "attempt 1 of 3 failed: TypeError: unsupported operand type(s) for +"
+
+    def retrying() -> dict | None:
+        status = run_status(cluster, namespace, "r")
+        node = status.get("nodes", {}).get("a", {})
+        return status if expected in (node.get("message") or "") else None
+
+    status = wait_for(retrying, 90, "the retry message")
+    assert status["nodes"]["a"]["phase"] == "Running"
+    condition = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert f"node a: {expected}" in condition["message"], condition
+    wait_run(cluster, namespace, "r", "Succeeded", timeout=120)
+
+    cluster.kubectl(
+        "wait", "-n", namespace, "--for=condition=Finished", "--timeout=120s", "run/doomed",
+        timeout=140,
+    )  # fmt: skip
+    doomed = run_status(cluster, namespace, "doomed")
+    assert doomed["phase"] == "Failed" and doomed["progress"] == "0/1"
+    assert doomed["nodeCounts"]["failed"] == 1

@@ -11,7 +11,7 @@ from typing import Any
 
 from headwater.api import NodePhase
 from headwater.controller.naming import CONTAINER
-from headwater.engine import ObservedNode
+from headwater.engine import ObservedNode, retrying
 from headwater.runner.result import RunnerResult, parse_result
 
 Manifest = dict[str, Any]
@@ -136,8 +136,7 @@ def _retrying(pods: list[Manifest], failed_attempts: int, retries: int) -> str:
     failed_pods = [p for p in pods if (_terminated(p).get("exitCode") or 0) != 0]
     last = max(failed_pods, key=_created, default=None)
     why = _result(_terminated(last).get("message")).message if last else ""
-    text = f"attempt {failed_attempts} of {retries + 1} failed"
-    return f"{text}: {why}; retrying" if why else f"{text}; retrying"
+    return retrying(failed_attempts, retries, why)
 
 
 def _created(pod: Manifest) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 
 from headwater.api import NodePhase, RunStatus, now
-from headwater.engine import ObservedNode
+from headwater.engine import ObservedNode, retrying
 from headwater.local.launchers import Attempt, Exit, Launcher, make_launcher
 from headwater.runner.errors import EXIT_BAD_INPUT, EXIT_FAILURE
 from headwater.runner.result import RunnerResult, parse_result
@@ -33,6 +33,8 @@ class NodeProcess:
     started_at: datetime | None = None
     observed: ObservedNode | None = None
     stopping: bool = False
+    retry_message: str | None = None
+    """What the last failed attempt said, while the next one runs."""
 
 
 @dataclass
@@ -120,13 +122,15 @@ class ProcessPool:
         if entry.observed is not None:
             return entry.observed
         if entry.exit is None:
-            return ObservedNode(NodePhase.RUNNING, entry.attempts, started_at=entry.started_at)
+            return self._running(entry)
         code = entry.exit.code
         result = _read_result(entry.result_file)
         retryable = code not in (0, EXIT_BAD_INPUT) and not entry.stopping
         if retryable and entry.attempts <= entry.max_retries:
+            why = result.message or entry.exit.error or _exit_message(code)
+            entry.retry_message = retrying(entry.attempts, entry.max_retries, why)
             self._launch(entry)
-            return ObservedNode(NodePhase.RUNNING, entry.attempts, started_at=entry.started_at)
+            return self._running(entry)
         if entry.stopping:
             phase = NodePhase.CANCELLED
         else:
@@ -142,6 +146,14 @@ class ProcessPool:
             outputs=result.outputs or None,
         )
         return entry.observed
+
+    def _running(self, entry: NodeProcess) -> ObservedNode:
+        return ObservedNode(
+            NodePhase.RUNNING,
+            entry.attempts,
+            started_at=entry.started_at,
+            message=entry.retry_message,
+        )
 
     def stop(self, node: str) -> None:
         """SIGTERM the node's process group, SIGKILL after a grace period."""
