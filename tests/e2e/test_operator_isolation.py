@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,16 +24,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ECHO = "def main(x):\n    return x\n"
-
-
-@pytest.fixture
-def other_namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"other-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", name)
-    try:
-        yield name
-    finally:
-        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def test_deleting_a_run_deletes_its_jobs_pods_and_snapshot(
