@@ -4,11 +4,11 @@ Pure: both executors call it with the Run's snapshot and current status, and the
 result travels to the runner as data.
 """
 
-import posixpath
 from collections.abc import Mapping
 from typing import Any
 
 from headwater.api import Binding, FunctionSpec, Param, RunStatus
+from headwater.artifacts import layout
 from headwater.graph import Graph, build_graph
 from headwater.snapshot import Snapshot
 from headwater.task import Task, TaskInput
@@ -19,16 +19,12 @@ class PlanningError(ValueError):
     before a run starts, so meeting one here means the run was not validated."""
 
 
-def node_dir(store_root: str, run_name: str, node_id: str) -> str:
-    """The directory under the artifact store where a node of a run writes its outputs."""
-    # posixpath, not os.path: the root may be a URL (s3://bucket/prefix) as well as a path.
-    return posixpath.join(store_root, "runs", run_name, node_id)
-
-
 def output_uris(store_root: str, run_name: str, node_id: str, graph: Graph) -> dict[str, str]:
     """Wired output name → the URI where the node writes it."""
-    base = node_dir(store_root, run_name, node_id)
-    return {name: posixpath.join(base, name) for name in graph.outputs.get(node_id, ())}
+    return {
+        name: layout.output_dir(store_root, run_name, node_id, name)
+        for name in graph.outputs.get(node_id, ())
+    }
 
 
 def build_task(
@@ -136,8 +132,7 @@ def _declared_outputs(
 ) -> dict[str, str]:
     # Outputs are renamed positionally: the artifact is stored under the wired name,
     # which is what downstream nodes look for, while the runner knows the declared one.
-    base = node_dir(store_root, run_name, node_id)
     return {
-        declared: posixpath.join(base, name)
+        declared: layout.output_dir(store_root, run_name, node_id, name)
         for declared, name in zip(function.outputs, wired, strict=False)
     }
