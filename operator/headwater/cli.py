@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from headwater.api import Run, RunPhase
+from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
@@ -269,11 +270,12 @@ def crds(out: Path) -> None:
     help="Take a Lease before reconciling, so that several replicas can run.",
 )
 @click.option(
-    "--leader-election-namespace",
-    default="default",
+    "--operator-namespace",
+    default=DEFAULT_OPERATOR_NAMESPACE,
     show_default=True,
     envvar="POD_NAMESPACE",
-    help="Namespace of the Lease: the operator's own.",
+    help="The operator's own namespace: its Lease, and the headwater-store ConfigMap"
+    " that tells clients where each namespace's artifact store is.",
 )
 @click.option("--verbose", is_flag=True, help="Debug logging.")
 def operator(
@@ -297,7 +299,7 @@ def operator(
     pod_start_timeout: float,
     workers: int,
     leader_elect: bool,
-    leader_election_namespace: str,
+    operator_namespace: str,
     verbose: bool,
 ) -> None:
     """Run the Kubernetes operator in the foreground (kubeconfig or in-cluster config)."""
@@ -328,7 +330,7 @@ def operator(
         pod_start_timeout=pod_start_timeout,
         workers=workers,
         leader_election=leader_elect,
-        leader_election_namespace=leader_election_namespace,
+        operator_namespace=operator_namespace,
     )
     run_operator(settings, verbose=verbose)
 

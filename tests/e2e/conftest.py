@@ -80,6 +80,7 @@ class Cluster:
         return {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
+            "HEADWATER_OPERATOR_NAMESPACE": "default",
             "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
@@ -238,6 +239,9 @@ def other_namespace(cluster: Cluster) -> Iterator[str]:
 REPO = CLUSTER_DIR.parent.parent
 POD_START_TIMEOUT = 15
 """The tests' operator fails a node whose Pod cannot start after this many seconds."""
+OPERATOR_NAMESPACE = "default"
+"""Where the tests' operator publishes headwater-store (and takes its Lease): the
+clients the tests run are told so through HEADWATER_OPERATOR_NAMESPACE."""
 CRD_DIR = REPO / "crds"
 HEADWATER_KINDS = ("datasets", "functions", "dataflows", "runs")
 
@@ -281,7 +285,8 @@ class Operator:
     def arguments(self) -> list[str]:
         ports = ["--metrics-port", str(self.metrics_port), "--health-port", str(self.health_port)]
         fast = ["--resync-seconds", "5", "--pod-start-timeout", str(POD_START_TIMEOUT)]
-        return [*ports, "--listen-host", "127.0.0.1", *fast, *self.extra]
+        own = ["--operator-namespace", OPERATOR_NAMESPACE]
+        return [*ports, "--listen-host", "127.0.0.1", *fast, *own, *self.extra]
 
     def start(self, ready: bool = True) -> None:
         """Start the process and wait until it reconciles (`ready`), or only until its

@@ -124,12 +124,14 @@ def test_rbac_has_no_wildcards_and_namespaced_mode_has_no_cluster_wide_object_ac
         for rule in rules:
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule.get(key, []), rule
-    lease = "Role/headwater-system/hw-headwater-leader-election"
+    lease = "Role/headwater-system/hw-headwater-own-namespace"
+    reader = "Role/headwater-system/hw-headwater-store-reader"
     assert set(cluster_wide) == {
         "ClusterRole//hw-headwater-operator",
         "ClusterRole//headwater-view",
         "ClusterRole//headwater-edit",
         lease,
+        reader,
     }
     # Namespaced mode grants the operator nothing cluster-scoped at all: kopf is told
     # the namespaces and the CRDs, so it neither lists namespaces nor watches CRDs.
@@ -139,8 +141,20 @@ def test_rbac_has_no_wildcards_and_namespaced_mode_has_no_cluster_wide_object_ac
         "ClusterRole//headwater-view",
         "ClusterRole//headwater-edit",
         lease,
+        reader,
     }
-    assert {r for rule in cluster_wide[lease] for r in rule["resources"]} == {"leases"}
+    assert {r for rule in cluster_wide[lease] for r in rule["resources"]} == {
+        "leases",
+        "configmaps",
+    }
+    assert cluster_wide[reader] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["headwater-store"],
+            "verbs": ["get"],
+        }
+    ]
 
 
 def test_service_monitor_only_when_enabled(cluster: Cluster) -> None:

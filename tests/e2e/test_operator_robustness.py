@@ -233,7 +233,7 @@ def test_the_leader_of_two_replicas_killed_again_and_again_loses_nothing(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
     OperatorProcess = type(operator)
-    election = ("--leader-elect", "--leader-election-namespace", namespace)
+    election = ("--leader-elect", "--operator-namespace", namespace)
     replicas = [OperatorProcess(cluster, operator.log_path, *election) for _ in range(2)]
     operator.stop()
     chains, length = 3, 10

@@ -24,10 +24,14 @@ def test_attempt_numbers_are_read_back_from_file_names_only() -> None:
 def test_the_published_store_info_round_trips_through_configmap_data() -> None:
     info = StoreInfo(
         kind="object",
-        root="s3://headwater/team-a",
+        url="s3://headwater/store/",
         credentials_secret="headwater-s3",
+        mount_path="/var/lib/headwater/store",
         runner_image="ghcr.io/headwater-dev/headwater:0.1.0",
     )
     data = info.to_data()
     assert data["credentialsSecret"] == "headwater-s3" and "claim" not in data
     assert StoreInfo.from_data(data) == info
+    assert info.root("team-a") == "s3://headwater/store/team-a"
+    claim = StoreInfo(kind="pvc", claim="c", mount_path="/m", runner_image="i")
+    assert claim.root("team-a") == "/m"

@@ -32,7 +32,7 @@ def namespaced_rules() -> list[dict]:
 
 def lease_rules() -> list[dict]:
     text = (TEMPLATES / "rbac.yaml").read_text()
-    block = re.search(r"name: {{ \$fullname }}-leader-election\n.*?rules:\n(.*?)---", text, re.S)
+    block = re.search(r"name: {{ \$fullname }}-own-namespace\n.*?rules:\n(.*?)---", text, re.S)
     assert block is not None
     return yaml.safe_load(block.group(1))
 
@@ -42,7 +42,7 @@ def test_the_namespaced_rules_are_exactly_what_the_code_calls() -> None:
     assert granted(namespaced_rules(), "namespaced") == needed
 
 
-def test_the_lease_role_is_exactly_what_leader_election_calls() -> None:
+def test_the_own_namespace_role_is_exactly_what_the_operator_calls_there() -> None:
     needed = {p for p in PERMISSIONS if p.scope == "operator"}
     assert granted(lease_rules(), "operator") == needed
 

@@ -31,6 +31,7 @@ from headwater.api import (
     set_condition,
 )
 from headwater.artifacts import infer_format
+from headwater.artifacts.published import PUSHED_SHA256, PUSHED_SIZE
 from headwater.codeworker import check_code_isolated
 from headwater.controller.cache import ObjectCache
 from headwater.controller.kube import Conflict, Kube, Manifest
@@ -80,6 +81,14 @@ def _unreadable(status_type: type[BaseModel], body: Manifest, error: ValidationE
 
 def _digest(content: bytes) -> dict[str, Any]:
     return {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def _pushed(annotations: dict[str, str]) -> dict[str, Any] | None:
+    """Size and sha256 as `headwater dataset push` recorded them, if it did."""
+    sha256, size = annotations.get(PUSHED_SHA256), annotations.get(PUSHED_SIZE, "")
+    if not sha256 or not size.isdigit():
+        return None
+    return {"size": int(size), "sha256": sha256}
 
 
 def _comparable(status: dict[str, Any]) -> dict[str, Any]:
@@ -163,13 +172,22 @@ class Catalog:
             store_root = self.settings.store.root(namespace)
             uri = absolute_uri(source.uri, store_root)
             found = {"uri": uri, "format": declared or infer_format(uri)}
+            record = _pushed(dataset.metadata.annotations)
             if self.settings.store.url is None and uri.startswith(STORE_MOUNT_PATH):
-                # Inside a namespace's PVC, which only Jobs mount; read when a node reads it.
-                ok, reason = True, "InArtifactStore"
-                message = (
-                    f"{uri} is in the artifact store PVC {self.settings.store.pvc_name},"
-                    " which only Jobs mount; a node reading it will tell"
-                )
+                # Inside a namespace's PVC, which only Pods mount: what the push recorded
+                # is what the operator knows.
+                claim = self.settings.store.pvc_name
+                if record is not None:
+                    ok, reason = True, "Pushed"
+                    message = f"{uri}, pushed to the artifact store PVC {claim}"
+                    found.update(record)
+                else:
+                    ok, reason = False, "NotPushed"
+                    message = (
+                        f"nothing was pushed to {uri} in the artifact store PVC {claim}"
+                        f" (headwater dataset push {dataset.metadata.name} FILE puts it"
+                        " there); the operator cannot look inside the PVC"
+                    )
             elif not allowed(uri, self.settings.dataset_probe_allow, self._own_store(namespace)):
                 ok, reason = ConditionStatus.UNKNOWN, "NotChecked"
                 message = (
@@ -184,6 +202,8 @@ class Catalog:
                 ok, reason, message = result.ok, result.reason, result.message
                 if result.size is not None:
                     found["size"] = result.size
+                if ok and record is not None and record["size"] == result.size:
+                    found["sha256"] = record["sha256"]
                 if result.version is not None:
                     found["version"] = result.version
         elif source.secret_key_ref is not None:

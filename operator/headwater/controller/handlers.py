@@ -17,13 +17,14 @@ import kopf
 from pydantic import ValidationError
 
 from headwater.api import GROUP, VERSION, Dataflow, RunPhase, RunStatus
+from headwater.artifacts.published import CONFIG_MAP
 from headwater.controller import metrics
 from headwater.controller.cache import ObjectCache
 from headwater.controller.catalog import Catalog
 from headwater.controller.kube import Kube, Manifest, Permission
 from headwater.controller.naming import RUN_LABEL
 from headwater.controller.runs import RunReconciler
-from headwater.controller.settings import OperatorSettings
+from headwater.controller.settings import OperatorSettings, store_info
 from headwater.controller.workqueue import Key, Workers, WorkQueue
 from headwater.engine import TERMINAL_PHASES
 
@@ -85,6 +86,20 @@ class Services:
                 else:
                     found, listed_at = self.kube.list_objects(kind, namespace)
                 self.cache.replace(kind, found, listed_at, namespace)
+
+    def publish_store(self) -> None:
+        """Say where namespaces' stores are, for the CLI and the Python API; a failure
+        (no such namespace when run by hand) leaves clients to be told, not the run."""
+        try:
+            info = store_info(self.settings)
+            self.kube.publish(self.settings.operator_namespace, CONFIG_MAP, info.to_data())
+        except Exception:
+            log.warning(
+                "could not publish %s in namespace %s; clients will not find the store",
+                CONFIG_MAP,
+                self.settings.operator_namespace,
+                exc_info=True,
+            )
 
     def resync(self) -> None:
         """Queue again every Run in flight and every catalog object due for a check,
@@ -167,6 +182,7 @@ def register(
         settings.watching.label_selectors["", "pods"] = RUN_LABEL
         settings.watching.label_selectors["", "configmaps"] = SNAPSHOT_SELECTOR
         services.prime()
+        services.publish_store()
         workers.start()
         if ready is not None:
             ready.set()

@@ -228,6 +228,33 @@ class Kube:
                 return None
             raise
 
+    @needs("", "configmaps", "create", scope="operator")
+    def publish(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """A ConfigMap the operator owns in its own namespace, made or brought up to date."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {
+                    "app.kubernetes.io/name": "headwater",
+                    "app.kubernetes.io/managed-by": MANAGER,
+                },
+            },
+            "data": data,
+        }
+        try:
+            self.core.create_namespaced_config_map(namespace, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self._replace_config_map(namespace, name, body)
+
+    @needs("", "configmaps", "update", scope="operator")
+    def _replace_config_map(self, namespace: str, name: str, body: Manifest) -> None:
+        self.core.replace_namespaced_config_map(name, namespace, body)
+
     @needs("", "persistentvolumeclaims", "create")
     def ensure_pvc(self, namespace: str) -> None:
         """The namespace's artifact store claim; an existing one is left as is."""

@@ -51,7 +51,7 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
     elector = None
     if settings.leader_election:
         elector = LeaseElector(
-            kube.coordination, settings.leader_election_namespace, settings.leader_election_name
+            kube.coordination, settings.operator_namespace, settings.leader_election_name
         )
         if not elector.acquire(stop):
             return

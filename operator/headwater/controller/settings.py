@@ -2,6 +2,8 @@
 
 from pydantic import BaseModel, Field
 
+from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE, StoreInfo
+
 STORE_MOUNT_PATH = "/var/lib/headwater/store"
 DEFAULT_RUNNER_IMAGE = "ghcr.io/headwater-dev/headwater:0.1.0"
 
@@ -27,6 +29,28 @@ class StoreSettings(BaseModel):
         if self.url:
             return f"{self.url.rstrip('/')}/{namespace}"
         return STORE_MOUNT_PATH
+
+
+def store_info(settings: "OperatorSettings") -> StoreInfo:
+    """What the operator publishes about its store (see headwater.artifacts.published)."""
+    store = settings.store
+    if store.url:
+        return StoreInfo(
+            kind="object",
+            url=store.url,
+            credentials_secret=store.credentials_secret,
+            mount_path=STORE_MOUNT_PATH,
+            runner_image=settings.runner_image,
+        )
+    return StoreInfo(
+        kind="pvc",
+        claim=store.pvc_name,
+        claim_size=store.pvc_size,
+        claim_access_mode=store.pvc_access_mode,
+        claim_storage_class=store.pvc_storage_class,
+        mount_path=STORE_MOUNT_PATH,
+        runner_image=settings.runner_image,
+    )
 
 
 class OperatorSettings(BaseModel):
@@ -62,7 +86,8 @@ class OperatorSettings(BaseModel):
     """Threads reconciling objects at once."""
     leader_election: bool = False
     """Take a Lease before reconciling, so that several replicas can run."""
-    leader_election_namespace: str = "default"
-    """Where the Lease lives: the operator's own namespace."""
+    operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
+    """The operator's own namespace: its Lease, and the headwater-store ConfigMap that
+    tells clients where each namespace's artifact store is."""
     leader_election_name: str = "headwater-operator"
     """The Lease's name."""
