@@ -30,6 +30,7 @@ starting is idempotent in both executors (Job names are deterministic), so askin
 again is safe, while forgetting it would hang the run.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -62,6 +63,8 @@ MAX_NODE_MESSAGE = 1024
 """Node messages are cut to this length: the status must stay small."""
 MAX_LISTED_NODES = 5
 """How many failed nodes a condition message names before it says "and N more"."""
+MAX_OUTPUT_VALUES_BYTES = 16 * 1024
+"""All small final values in a status together, as compact JSON."""
 MAX_BLAMED_NODES = 3
 """How many failed upstream nodes a skipped node's message names."""
 
@@ -99,6 +102,8 @@ class ObservedNode:
     """Wired output name → URI, as the runner reported them."""
     job: str | None = None
     """The Job running it, in a cluster."""
+    values: dict[str, object] | None = None
+    """Declared output name → small plain-JSON value, as the runner reported it."""
 
 
 @dataclass(frozen=True)
@@ -190,8 +195,41 @@ def step(
         new_status = _finish(
             status, phase, reason, message, nodes, outputs, now, started_at, generation
         )
+    values = _final_values(graph, nodes, status, observed, snapshot)
+    new_status = new_status.model_copy(update={"output_values": values})
     wake_at = deadline if deadline is not None and not timed_out and busy else None
     return Decision(start=start, stop=stop, status=new_status, wake_at=wake_at)
+
+
+def _final_values(
+    graph: Graph,
+    nodes: Mapping[str, NodeStatus],
+    status: RunStatus,
+    observed: Mapping[str, ObservedNode],
+    snapshot: Snapshot,
+) -> dict[str, object]:
+    """Small plain-JSON final outputs of succeeded nodes, as their runner reported them
+    (or as the status kept them once the Pod that said so is gone), within a budget."""
+    values: dict[str, object] = {}
+    used = 0
+    for name in graph.final_outputs:
+        producer = graph.producers[name][0]
+        if nodes[producer].phase != NodePhase.SUCCEEDED or nodes[producer].reused_from:
+            continue
+        seen = observed.get(producer)
+        reported = _wired_outputs(seen, snapshot, graph, producer).values if seen else None
+        if reported and name in reported:
+            value = reported[name]
+        elif name in status.output_values:
+            value = status.output_values[name]
+        else:
+            continue
+        cost = len(json.dumps({name: value}, separators=(",", ":")))
+        if used + cost > MAX_OUTPUT_VALUES_BYTES:
+            break
+        values[name] = value
+        used += cost
+    return values
 
 
 def retrying(failed_attempts: int, retries: int, why: str | None) -> str:
@@ -247,11 +285,12 @@ def _wired_outputs(
     """The runner reports outputs by the function's declared names; the status and
     downstream nodes know them by the names the dataflow wires (renamed positionally)."""
     function = snapshot.functions.get(graph.nodes[node_id].function)
-    if not seen.outputs or function is None:
+    if not (seen.outputs or seen.values) or function is None:
         return seen
     rename = dict(zip(function.outputs, graph.outputs[node_id], strict=False))
-    outputs = {rename.get(name, name): uri for name, uri in seen.outputs.items()}
-    return replace(seen, outputs=outputs)
+    outputs = {rename.get(name, name): uri for name, uri in (seen.outputs or {}).items()}
+    values = {rename.get(name, name): value for name, value in (seen.values or {}).items()}
+    return replace(seen, outputs=outputs or None, values=values or None)
 
 
 def _from_observed(

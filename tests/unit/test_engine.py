@@ -451,3 +451,25 @@ def test_outputs_reported_by_declared_name_are_known_by_wired_name() -> None:
     sim.step()
     assert sim.status.nodes["b"].outputs == {"b": moved}
     assert sim.status.outputs == {"b": moved}
+
+
+def test_small_final_values_reach_the_status_and_stay_when_the_pod_is_gone() -> None:
+    edges = {"a": [], "b": ["a"]}
+    sim = Simulator(make_run(), dag(edges))
+    sim.step()
+    sim.finish("a")
+    sim.step()
+    running = sim.observed["b"]
+    sim.observed["b"] = ObservedNode(
+        NodePhase.SUCCEEDED,
+        started_at=running.started_at,
+        finished_at=sim.now,
+        exit_code=0,
+        values={"out": {"auc": 0.91}},  # by the function's declared name
+        job=running.job,
+    )
+    sim.step()
+    assert sim.status.phase == RunPhase.SUCCEEDED
+    assert sim.status.output_values == {"b": {"auc": 0.91}}, "by the wired name"
+    # A finished run keeps what it said; a step that no longer sees the Pod keeps it too.
+    assert step(sim.run, sim.snapshot, {}, sim.now).status.output_values == {"b": {"auc": 0.91}}

@@ -136,6 +136,10 @@ class RunStatus(ApiModel):
     runs/<run>/<node>/.headwater/."""
     outputs: dict[str, str] = {}
     """The dataflow's final outputs (names no node reads), name → URI."""
+    output_values: dict[str, JsonValue] = {}
+    """Small plain-JSON final outputs (a number, a short string, a dict of metrics; at
+    most 256 bytes each as JSON, 16 KiB in all), shown beside their URIs in `outputs`
+    so that a result is read without a download."""
     outputs_omitted: int | None = None
     """How many final outputs `outputs` leaves out to keep the status small; they are at
     runs/<run>/<node>/<output> in the artifact store."""

@@ -72,6 +72,7 @@ def observe_job(job: Manifest, pods: list[Manifest], retries: int) -> ObservedNo
             finished_at=_time(status.get("completionTime"))
             or _time(conditions["Complete"].get("lastTransitionTime")),
             outputs=result.outputs or None,
+            values=result.values or None,
             job=name,
         )
     if "Failed" in conditions:

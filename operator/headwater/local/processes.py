@@ -144,6 +144,7 @@ class ProcessPool:
             started_at=entry.started_at,
             finished_at=now(),
             outputs=result.outputs or None,
+            values=result.values or None,
         )
         return entry.observed
 

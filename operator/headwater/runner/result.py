@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from headwater.api.base import ApiModel
+from headwater.api.base import ApiModel, JsonValue
 
 RESULT_LIMIT_BYTES = 4096
 """Kubernetes keeps at most this many bytes of a container's termination message."""
@@ -15,6 +15,8 @@ MESSAGE_LIMIT_BYTES = 1024
 """Enough for an error's last lines; long messages are cut to leave room for outputs."""
 ELLIPSIS = " …[truncated]"
 OUTPUTS_OMITTED = " (output URIs omitted: too long for the result)"
+VALUE_LIMIT_BYTES = 256
+"""A plain-JSON output at most this long (compact JSON) travels in the result."""
 
 
 class RunnerResult(ApiModel):
@@ -26,6 +28,9 @@ class RunnerResult(ApiModel):
     """One line or a few: the outcome, or the error's last line(s)."""
     outputs: dict[str, str] = {}
     """Declared output name → artifact URI, for outputs that were written."""
+    values: dict[str, JsonValue] = {}
+    """Declared output name → the value itself, for small plain-JSON outputs (at most
+    VALUE_LIMIT_BYTES each), so that a Run's status shows them without a download."""
     duration_seconds: float = 0.0
     """Wall-clock time of the attempt."""
 
@@ -34,6 +39,11 @@ class RunnerResult(ApiModel):
         if output URIs alone overflow, they are dropped (the executor knows where it asked
         outputs to go) and the message says so."""
         bounded = self.model_copy(update={"message": truncate(self.message, MESSAGE_LIMIT_BYTES)})
+        text = bounded.model_dump_json(by_alias=True)
+        if len(text.encode()) <= limit_bytes:
+            return text
+        # Values are a convenience (they are in the store too): they go before the URIs.
+        bounded = bounded.model_copy(update={"values": {}})
         text = bounded.model_dump_json(by_alias=True)
         if len(text.encode()) <= limit_bytes:
             return text
