@@ -16,6 +16,7 @@ from headwater.local.check import check
 from headwater.local.display import RunDisplay, failure_logs, summary_table
 from headwater.local.driver import Workspace, execute
 from headwater.local.resolve import snapshot_for
+from headwater.local.reuse import ResumeError, planned
 from headwater.manifests import ManifestError, Manifests, load_manifests
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -114,6 +115,11 @@ def run(
             update={"spec": chosen.spec.model_copy(update={"parallelism": limit})}
         )
     snapshot = snapshot_for(chosen, manifests, workspace.run_dir(chosen.metadata.name) / "datasets")
+    try:
+        snapshot = planned(chosen, snapshot, workspace.workdir, workspace.store_root)
+    except ResumeError as error:
+        console.print(f"[red]error[/red] Run/{chosen.metadata.name}: {error}", highlight=False)
+        raise SystemExit(EXIT_INVALID) from None
     with RunDisplay(chosen.metadata.name, len(snapshot.dataflow.nodes), console) as display:
         status = execute(chosen, snapshot, workspace, display.update)
     console.print(summary_table(chosen.metadata.name, status))

@@ -125,14 +125,13 @@ def step(
     snapshot: Snapshot,
     observed: Mapping[str, ObservedNode],
     now: datetime,
-    previous: RunStatus | None = None,
     *,
     store_root: str | None = None,
     graph: Graph | None = None,
 ) -> Decision:
-    """The next move of `run`. `previous` is the status of the run named by
-    `run.spec.resumeFrom`; `store_root` lets the engine fill in where a node's outputs
-    are when the executor did not report them; pass `graph` to skip rebuilding it."""
+    """The next move of `run`. `store_root` lets the engine fill in where a node's
+    outputs are when the executor did not report them; pass `graph` to skip rebuilding
+    it. Nodes the snapshot's reuse plan names take their earlier results."""
     status = run.status or RunStatus()
     if status.phase in TERMINAL_PHASES:
         return Decision(start=[], stop=[], status=status)
@@ -160,8 +159,7 @@ def step(
         )
 
     nodes, asked_before = _observe(graph, snapshot, status, observed, run.metadata.name, store_root)
-    if previous is not None and run.spec.resume_from:
-        _reuse(graph, nodes, observed, previous, run.spec.resume_from, store_root)
+    _reuse(graph, snapshot, nodes, observed)
     _skip_blocked(graph, nodes, observed)
 
     deadline = (
@@ -269,7 +267,8 @@ def _observe(
         seen = observed.get(n)
         if seen is not None:
             renamed = _wired_outputs(seen, snapshot, graph, n)
-            nodes[n] = _from_observed(n, renamed, recorded, graph, run_name, store_root)
+            reason = snapshot.reasons.get(n)
+            nodes[n] = _from_observed(n, renamed, recorded, graph, run_name, store_root, reason)
         elif recorded is not None and recorded.phase.finished:
             nodes[n] = recorded
         else:
@@ -300,15 +299,17 @@ def _from_observed(
     graph: Graph,
     run_name: str,
     store_root: str | None,
+    reason: str | None = None,
 ) -> NodeStatus:
-    """The node's status, leaving out what says nothing new (see "Small status")."""
+    """The node's status, leaving out what says nothing new (see "Small status"); a
+    success says only why it ran instead of being reused, when it could have been."""
     succeeded = seen.phase == NodePhase.SUCCEEDED
     outputs = seen.outputs or None
     conventional = output_uris(store_root, run_name, node_id, graph) if store_root else None
     if outputs == conventional:
         outputs = None
     # A success needs no words, and 5,000 of them would weigh on the status.
-    message = None if succeeded else seen.message
+    message = reason if succeeded else seen.message
     if message is not None and len(message) > MAX_NODE_MESSAGE:
         message = message[: MAX_NODE_MESSAGE - 1] + "…"
     return NodeStatus(
@@ -325,34 +326,24 @@ def _from_observed(
 
 def _reuse(
     graph: Graph,
+    snapshot: Snapshot,
     nodes: dict[str, NodeStatus],
     observed: Mapping[str, ObservedNode],
-    previous: RunStatus,
-    previous_name: str,
-    store_root: str | None,
 ) -> None:
-    """Mark nodes that Succeeded in `previous` as reused, upstream first, so that a node
-    is reused only when everything it reads is reused too."""
-    for n in graph.order:
-        before = previous.nodes.get(n)
-        if (
-            nodes[n].phase != NodePhase.PENDING
-            or n in observed
-            or before is None
-            or before.phase != NodePhase.SUCCEEDED
-            or not all(nodes[u].reused_from for u in graph.deps[n])
-        ):
+    """Mark the nodes the reuse plan names as succeeded with the earlier outputs, known
+    here by this dataflow's wired names (the function declares them in the same order:
+    its fingerprint says so)."""
+    for n, reused in snapshot.reuse.items():
+        if n not in nodes or nodes[n].phase != NodePhase.PENDING or n in observed:
             continue
-        outputs = before.outputs
-        if not outputs and graph.outputs[n]:
-            if store_root is None:
-                continue  # nowhere known to read its outputs from: run it again
-            outputs = output_uris(store_root, before.reused_from or previous_name, n, graph)
+        outputs = dict(zip(graph.outputs[n], reused.outputs, strict=False))
+        how = "from the cache" if reused.cached else "by resumeFrom"
+        source = reused.run if reused.node == n else f"{reused.run} (node {reused.node})"
         nodes[n] = NodeStatus(
             phase=NodePhase.SUCCEEDED,
             outputs=outputs or None,
-            reused_from=previous_name,
-            message=f"reused the outputs of run {previous_name}",
+            reused_from=reused.run,
+            message=f"reused {how}: the outputs of run {source}, same fingerprint",
         )
 
 

@@ -37,6 +37,7 @@ def build_task(
     result_path: str | None = None,
     storage_options: dict[str, Any] | None = None,
     graph: Graph | None = None,
+    fingerprint: str | None = None,
 ) -> Task:
     """The Task for `node_id`: its function's parameters in order, each with its source
     (an upstream artifact, a bound dataset or value, or the default), and where to
@@ -65,6 +66,7 @@ def build_task(
         outputs=_declared_outputs(function, graph.outputs[node_id], store_root, run_name, node_id),
         storage_options=dict(storage_options or {}),
         result_path=result_path,
+        fingerprint=fingerprint,
     )
 
 

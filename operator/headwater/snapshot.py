@@ -23,6 +23,22 @@ class ResolvedDataset(ApiModel):
     """In a cluster: the ConfigMap key a Job mounts at `uri`."""
     secret_key_ref: KeyRef | None = None
     """In a cluster: the Secret key a Job mounts at `uri`."""
+    content: str | None = None
+    """What identifies its bytes: `sha256:<hex>`, or `version:<etag>` as an object store
+    reports it; None when not known (then its readers are never reused)."""
+
+
+class ReusedNode(ApiModel):
+    """A node whose outputs come from an earlier run instead of running it."""
+
+    run: str
+    """The Run that computed them."""
+    node: str
+    """Its node there."""
+    outputs: list[str] = []
+    """The outputs' URIs, in the order the function declares them."""
+    cached: bool = False
+    """Found in the namespace's cache rather than by resumeFrom."""
 
 
 class Snapshot(ApiModel):
@@ -35,3 +51,8 @@ class Snapshot(ApiModel):
     ConfigMap, so the snapshot does not depend on the ConfigMap later."""
     datasets: dict[str, ResolvedDataset] = {}
     """Dataset name → where its data is."""
+    reuse: dict[str, ReusedNode] = {}
+    """Node → the earlier result it takes instead of running (resumeFrom, cache), decided
+    when the Run started, from fingerprints."""
+    reasons: dict[str, str] = {}
+    """Node → why it runs although the Run resumes or caches: what changed."""

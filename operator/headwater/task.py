@@ -48,6 +48,9 @@ class Task(ApiModel):
     code_file: str | None = None
     """A file holding the Python source; a Job mounts the Run's code snapshot there, so
     the task itself stays small."""
+    fingerprint: str | None = None
+    """The node's fingerprint (headwater.fingerprint), recorded in each output's
+    meta.json so that a result says what made it."""
     filename: str | None = None
     """The name tracebacks give the source: the ConfigMap key it came from
     (`preprocessing.py`), else `<Function NAME>`."""

@@ -102,7 +102,9 @@ def test_a_job_the_api_server_rejects_fails_its_node(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
     greedy = hw_function("greedy", PLUS_ONE, ["x"], ["m"])
-    greedy["spec"]["resources"] = {"requests": {"cpu": "lots"}}
+    # Well-formed quantities (a malformed one is refused at apply time), but a limit
+    # below its request: only the API server's Job validation knows that rule.
+    greedy["spec"]["resources"] = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
     cluster.apply(
         [
             greedy,
@@ -115,7 +117,7 @@ def test_a_job_the_api_server_rejects_fails_its_node(
     status = wait_run(cluster, namespace, "r", "Failed")
     a = status["nodes"]["a"]
     assert a["phase"] == "Failed"
-    assert "rejected" in a["message"] and "quantities" in a["message"], a
+    assert "rejected" in a["message"] and "less than or equal to cpu limit" in a["message"], a
     assert status["nodes"]["b"]["phase"] == "Skipped"
     assert status["nodes"]["c"]["phase"] == "Succeeded"
 
@@ -123,15 +125,17 @@ def test_a_job_the_api_server_rejects_fails_its_node(
 def test_a_snapshot_too_big_for_a_config_map_fails_the_run(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
-    """Three Functions of 400 kB each fit etcd one by one, but the Run's snapshot of
-    their code does not fit a ConfigMap (1 MiB)."""
+    """Twenty Functions with code at its length limit each fit etcd, but the Run's
+    snapshot of their code does not fit a ConfigMap (1 MiB)."""
     import yaml
 
-    padding = "# " + "x" * 400_000 + "\n"
-    functions = [hw_function(f"big-{i}", PLUS_ONE + padding, ["x"], ["m"]) for i in range(3)]
+    from headwater.limits import CODE_LENGTH
+
+    padding = "# " + "x" * (CODE_LENGTH - len(PLUS_ONE) - 3) + "\n"
+    functions = [hw_function(f"big-{i}", PLUS_ONE + padding, ["x"], ["m"]) for i in range(20)]
     nodes = [
         {"name": f"n{i}", "function": f"big-{i}", "inputs": {"x": "x"}, "outputs": [f"o{i}"]}
-        for i in range(3)
+        for i in range(20)
     ]
     # kubectl create: apply would store a copy of each in an annotation (256 kB at most).
     cluster.kubectl("create", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(functions))

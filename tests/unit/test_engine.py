@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from headwater.api import (
     ConditionStatus,
     DataflowSpec,
+    FunctionCode,
     FunctionSpec,
     NodePhase,
     ObjectMeta,
@@ -20,7 +21,9 @@ from headwater.api import (
     find_condition,
 )
 from headwater.engine import Decision, ObservedNode, format_duration, step
+from headwater.fingerprint import fingerprints
 from headwater.graph import build_graph
+from headwater.reuse import Earlier, plan
 from headwater.snapshot import Snapshot
 
 T0 = datetime(2025, 6, 12, 10, 0, tzinfo=UTC)
@@ -63,12 +66,9 @@ class Simulator:
     observed: dict[str, ObservedNode] = field(default_factory=dict)
     now: datetime = T0
     starts: list[str] = field(default_factory=list)
-    previous: RunStatus | None = None
 
     def step(self) -> Decision:
-        decision = step(
-            self.run, self.snapshot, self.observed, self.now, self.previous, store_root="/store"
-        )
+        decision = step(self.run, self.snapshot, self.observed, self.now, store_root="/store")
         for n in decision.start:
             assert n not in self.observed, f"{n} started twice"
             self.observed[n] = ObservedNode(NodePhase.RUNNING, started_at=self.now, job=f"j-{n}")
@@ -234,7 +234,26 @@ def test_timeout_stops_running_nodes_and_fails() -> None:
     assert (condition.status, condition.reason) == (ConditionStatus.FALSE, "Timeout")
 
 
-def test_resume_reuses_succeeded_nodes_whose_upstream_is_reused() -> None:
+def resuming(first: Simulator, run: Run, snapshot: Snapshot) -> Simulator:
+    """A Simulator of `run` resuming from `first`, its snapshot planned as the executors
+    plan it."""
+    before = build_graph(first.snapshot.dataflow, first.snapshot.functions)
+    earlier = Earlier(
+        first.run.metadata.name,
+        first.snapshot,
+        before,
+        fingerprints(first.snapshot, before, first.run.spec.parameters, first.run.spec.env),
+        first.status.nodes,
+        "/store",
+    )
+    graph = build_graph(snapshot.dataflow, snapshot.functions)
+    prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
+    decided = plan(graph, snapshot, prints, earlier, None, T0)
+    planned = snapshot.model_copy(update={"reuse": decided.reuse, "reasons": decided.reasons})
+    return Simulator(run, planned)
+
+
+def test_resume_reuses_the_succeeded_nodes_whose_fingerprint_is_the_same() -> None:
     # In the previous run a and c succeeded, b failed, so d was skipped.
     first = Simulator(make_run("r0"), dag(DIAMOND))
     first.step()
@@ -245,7 +264,7 @@ def test_resume_reuses_succeeded_nodes_whose_upstream_is_reused() -> None:
     first.step()
     assert first.status.phase == RunPhase.FAILED
 
-    sim = Simulator(make_run("r1", resume_from="r0"), dag(DIAMOND), previous=first.status)
+    sim = resuming(first, make_run("r1", resume_from="r0"), dag(DIAMOND))
     assert sim.step().start == ["b"]
     for n in ("a", "c"):
         node = sim.status.nodes[n]
@@ -259,21 +278,83 @@ def test_resume_reuses_succeeded_nodes_whose_upstream_is_reused() -> None:
     sim.step()
     assert sim.status.phase == RunPhase.SUCCEEDED
     assert sim.starts == ["b", "d"]
+    assert sim.status.nodes["b"].message == "ran: it did not succeed in run r0"
 
 
-def test_resume_does_not_reuse_below_a_node_that_runs_again() -> None:
-    previous = RunStatus(
-        phase=RunPhase.FAILED,
-        nodes={
-            "a": {"phase": "Failed"},
-            "b": {"phase": "Succeeded", "outputs": {"b": "/old/b"}},
-        },
+def valued(threshold: object) -> tuple[Run, Snapshot]:
+    """load(threshold) → filter; a Run binding the free input `threshold`."""
+    load = FunctionSpec(
+        handler="f",
+        code={"inline": "def f(threshold): return threshold"},
+        params=[{"name": "threshold", "type": "value"}],
+        outputs=["out"],
     )
-    sim = Simulator(make_run(resume_from="r0"), dag({"a": [], "b": ["a"]}), previous=previous)
-    assert sim.step().start == ["a"]
-    assert sim.status.nodes["b"].phase == NodePhase.PENDING
-    sim.finish("a")
+    nodes = [
+        {"name": "load", "function": "load", "inputs": ["threshold"], "outputs": ["t"]},
+        {"name": "keep", "function": "f1", "inputs": {"p0": "t"}, "outputs": ["kept"]},
+        {"name": "other", "function": "f0", "outputs": ["o"]},
+    ]
+    snapshot = Snapshot(
+        dataflow=DataflowSpec(nodes=nodes),
+        functions={"load": load, "f1": passthrough(1), "f0": passthrough(0)},
+    )
+    run = make_run("r1", resume_from="r0", parameters={"threshold": {"value": threshold}})
+    return run, snapshot
+
+
+def test_resume_with_a_changed_value_reruns_what_depends_on_it_and_says_why() -> None:
+    """The stale reuse: a Run resumed from one bound to 1e9, now bound to 50, must not
+    return the old result."""
+    old_run, old_snapshot = valued(1e9)
+    first = Simulator(old_run.model_copy(update={"metadata": ObjectMeta(name="r0")}), old_snapshot)
+    first.step()
+    for n in ("load", "other"):
+        first.finish(n)
+    first.step()
+    first.finish("keep")
+    first.step()
+    assert first.status.phase == RunPhase.SUCCEEDED
+
+    run, snapshot = valued(50)
+    sim = resuming(first, run, snapshot)
+    assert sim.step().start == ["load"]
+    assert sim.status.nodes["other"].reused_from == "r0"
+    sim.finish("load")
+    assert sim.step().start == ["keep"]
+    sim.finish("keep")
+    sim.step()
+    assert sim.status.phase == RunPhase.SUCCEEDED
+    assert sim.status.nodes["load"].message == "ran: a value it is given changed since run r0"
+    assert sim.status.nodes["keep"].message == (
+        "ran: an upstream result it reads changed since run r0"
+    )
+
+
+def test_resume_with_changed_code_reruns_that_node_and_its_descendants_only() -> None:
+    first = Simulator(make_run("r0"), dag(DIAMOND))
+    for _ in range(4):
+        first.step()
+        for n in first.running():
+            first.finish(n)
+    first.step()
+    assert first.status.phase == RunPhase.SUCCEEDED
+    changed = dag(DIAMOND)
+    edited = changed.functions["f1"].model_copy(
+        update={"code": FunctionCode(inline="def f(p0): return 2")}
+    )
+    # b and c use f1; give b its own edited copy so only b (and d below it) change.
+    functions = {**changed.functions, "f1-edited": edited}
+    nodes = [
+        n.model_copy(update={"function": "f1-edited"}) if n.id == "b" else n
+        for n in changed.dataflow.nodes
+    ]
+    snapshot = Snapshot(dataflow=DataflowSpec(nodes=nodes), functions=functions)
+    sim = resuming(first, make_run("r1", resume_from="r0"), snapshot)
     assert sim.step().start == ["b"]
+    assert {n for n, s in sim.status.nodes.items() if s.reused_from} == {"a", "c"}
+    sim.finish("b")
+    assert sim.step().start == ["d"]
+    assert "code" in (sim.status.nodes["b"].message or "")
 
 
 def test_step_on_a_terminal_run_changes_nothing() -> None:

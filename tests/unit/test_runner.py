@@ -413,5 +413,6 @@ def test_small_result_is_kept_whole() -> None:
         "exitCode": 0,
         "message": "ok",
         "outputs": {"x": "/s/x"},
+        "values": {},
         "durationSeconds": 1.5,
     }

@@ -142,6 +142,10 @@ class FunctionSpec(ApiModel):
     """CPU and memory requests and limits for its container."""
     env: list[EnvVar] = Field(default=[], max_length=MAX_ENV)
     """Environment variables for its container."""
+    cache: bool = True
+    """false for a function with side effects (it sends mail, writes a database): a Run
+    with the cache on runs it every time instead of reusing an earlier result.
+    resumeFrom still reuses it, since resuming means not doing again what was done."""
 
     @model_validator(mode="after")
     def sinks_return_nothing(self) -> Self:

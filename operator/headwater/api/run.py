@@ -29,6 +29,15 @@ class Binding(ApiModel):
         return self
 
 
+class CachePolicy(ApiModel):
+    """Whether a Run shares results through the namespace's cache."""
+
+    enabled: bool = True
+    """Use and feed the cache."""
+    max_age_seconds: int | None = Field(default=None, ge=1, le=MAX_SECONDS)
+    """Reuse only results at most this old; any age when left out."""
+
+
 class RunSpec(ApiModel):
     """One execution of a Dataflow with its inputs bound."""
 
@@ -51,7 +60,13 @@ class RunSpec(ApiModel):
     stop: bool = False
     """true: stop running nodes, start no more, and finish as Cancelled."""
     resume_from: RunName | None = None
-    """Another Run whose succeeded nodes' outputs are reused instead of run again."""
+    """Another Run whose succeeded nodes' outputs are reused instead of run again, each
+    only when its fingerprint (code, image, parameters, bound values, input content,
+    upstream fingerprints, env) is the same as there; the status says why the others
+    ran."""
+    cache: CachePolicy | None = None
+    """Reuse outputs of any earlier Run of this namespace whose node fingerprint matches
+    (and make this Run's outputs reusable by later ones)."""
 
 
 class RunPhase(StrEnum):

@@ -35,6 +35,9 @@ class ArtifactMeta(BaseModel):
     """Hex SHA-256 of the data file."""
     file: str = Field(pattern=r"^data\.[A-Za-z0-9]+$")
     """The data file's name inside the artifact directory (never a path elsewhere)."""
+    fingerprint: str | None = None
+    """The fingerprint of the node that made it: what a cache entry or resumeFrom
+    matched on (headwater.fingerprint)."""
 
 
 def qualified_type_name(obj: object) -> str:
@@ -61,7 +64,9 @@ def remove_stale_data_files(filesystem: AbstractFileSystem, directory: str, keep
             filesystem.rm_file(path)
 
 
-def write_artifact(uri: str, obj: object, storage_options: StorageOptions = None) -> ArtifactMeta:
+def write_artifact(
+    uri: str, obj: object, storage_options: StorageOptions = None, fingerprint: str | None = None
+) -> ArtifactMeta:
     """Store `obj` in the artifact directory `uri` and return its metadata."""
     serializer, data = serialize(obj, uri)
     meta = ArtifactMeta(
@@ -70,6 +75,7 @@ def write_artifact(uri: str, obj: object, storage_options: StorageOptions = None
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         file=f"data.{serializer.extension}",
+        fingerprint=fingerprint,
     )
     filesystem, directory = open_filesystem(uri, storage_options)
     meta_path = join_uri(directory, META_FILE)
@@ -80,7 +86,7 @@ def write_artifact(uri: str, obj: object, storage_options: StorageOptions = None
         if filesystem.exists(meta_path):
             filesystem.rm_file(meta_path)
         filesystem.pipe_file(join_uri(directory, meta.file), data)
-        filesystem.pipe_file(meta_path, meta.model_dump_json(indent=2).encode())
+        filesystem.pipe_file(meta_path, meta.model_dump_json(indent=2, exclude_none=True).encode())
         remove_stale_data_files(filesystem, directory, keep=meta.file)
     except OSError as error:
         raise ArtifactError(uri, f"cannot write artifact: {error}") from error

@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from headwater.api import GROUP, VERSION, Dataflow, RunPhase, RunStatus
 from headwater.artifacts.published import CONFIG_MAP
-from headwater.controller import metrics
+from headwater.controller import metrics, results
 from headwater.controller.cache import ObjectCache
 from headwater.controller.catalog import Catalog
 from headwater.controller.kube import Kube, Manifest, Permission
-from headwater.controller.naming import RUN_LABEL
+from headwater.controller.naming import COMPONENT_LABEL, RUN_LABEL
 from headwater.controller.runs import RunReconciler
 from headwater.controller.settings import OperatorSettings, store_info
 from headwater.controller.workqueue import Key, Workers, WorkQueue
@@ -44,7 +44,8 @@ WATCHED = (
 """(API group, resource) of every kopf watch; each needs list and watch. Jobs, Pods and
 ConfigMaps are watched with a label selector on the server: only what the operator
 made."""
-SNAPSHOT_SELECTOR = f"{RUN_LABEL},app.kubernetes.io/component=snapshot"
+OWN_CONFIG_MAPS = f"{RUN_LABEL},app.kubernetes.io/component in (snapshot,cache)"
+"""Snapshots (watched to notice one deleted) and cache entries (held in the cache)."""
 WATCH_PERMISSIONS = {
     Permission(group, resource, verb) for group, resource in WATCHED for verb in ("list", "watch")
 }
@@ -79,9 +80,12 @@ class Services:
         """LIST every kind into the cache: what the watches cannot tell, such as an
         object deleted before a watch began."""
         namespaces: list[str | None] = list(self.settings.namespaces) or [None]
-        for kind in ("runs", *CATALOG, "jobs", "pods"):
+        for kind in ("runs", *CATALOG, "jobs", "pods", results.KIND):
             for namespace in namespaces:
-                if kind in ("jobs", "pods"):
+                if kind == results.KIND:
+                    selector = f"{COMPONENT_LABEL}={results.COMPONENT}"
+                    found, listed_at = self.kube.list_run_objects(kind, namespace, selector)
+                elif kind in ("jobs", "pods"):
                     found, listed_at = self.kube.list_run_objects(kind, namespace)
                 else:
                     found, listed_at = self.kube.list_objects(kind, namespace)
@@ -180,7 +184,7 @@ def register(
         settings.watching.client_timeout = 330
         settings.watching.label_selectors["batch", "jobs"] = RUN_LABEL
         settings.watching.label_selectors["", "pods"] = RUN_LABEL
-        settings.watching.label_selectors["", "configmaps"] = SNAPSHOT_SELECTOR
+        settings.watching.label_selectors["", "configmaps"] = OWN_CONFIG_MAPS
         services.prime()
         services.publish_store()
         workers.start()
@@ -216,9 +220,17 @@ def register(
             queue.add(_key("runs", body))
 
     @kopf.on.event("", "v1", "configmaps", labels={RUN_LABEL: kopf.PRESENT}, registry=registry)
-    async def snapshot_event(event: dict[str, Any], type: str | None, **_: Any) -> None:
+    async def config_map_event(event: dict[str, Any], type: str | None, **_: Any) -> None:
+        body = event["object"]
+        metadata = body["metadata"]
+        cached = (metadata.get("labels") or {}).get(COMPONENT_LABEL) == results.COMPONENT
         if type == "DELETED":
-            services.runs.snapshot_deleted(event["object"])
+            if cached:
+                cache.remove(results.KIND, metadata["namespace"], metadata["name"])
+            else:
+                services.runs.snapshot_deleted(body)
+        elif cached:
+            cache.put(results.KIND, body)
 
     for kind in ("jobs", "pods"):
         _register_run_scoped(registry, services, kind)

@@ -287,13 +287,21 @@ class Kube:
 
     # Jobs and Pods of runs: listed once at start, then known from the watches.
 
-    def list_run_objects(self, kind: str, namespace: str | None) -> tuple[list[Manifest], str]:
-        """Every Job or Pod labelled with a Run, and the list's resourceVersion; the
-        permission is kopf's list."""
+    def list_run_objects(
+        self, kind: str, namespace: str | None, more: str = ""
+    ) -> tuple[list[Manifest], str]:
+        """Every Job, Pod or ConfigMap labelled with a Run (and `more` selectors), and
+        the list's resourceVersion; the permission is kopf's list."""
         self.limiter.acquire()
         API_REQUESTS.labels("list", kind).inc()
-        selector = RUN_LABEL
-        if kind == "jobs":
+        selector = ",".join(filter(None, [RUN_LABEL, more]))
+        if kind == "configmaps":
+            found = (
+                self.core.list_config_map_for_all_namespaces(label_selector=selector)
+                if namespace is None
+                else self.core.list_namespaced_config_map(namespace, label_selector=selector)
+            )
+        elif kind == "jobs":
             found = (
                 self.batch.list_job_for_all_namespaces(label_selector=selector)
                 if namespace is None

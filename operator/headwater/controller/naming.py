@@ -7,6 +7,7 @@ from headwater.api import API_VERSION, Run
 RUN_LABEL = "headwater.dev/run"
 NODE_LABEL = "headwater.dev/node"
 DATAFLOW_LABEL = "headwater.dev/dataflow"
+COMPONENT_LABEL = "app.kubernetes.io/component"
 TASK_ANNOTATION = "headwater.dev/task"
 MANAGER = "headwater-operator"
 CONTAINER = "node"
@@ -42,7 +43,7 @@ def snapshot_name(run: str) -> str:
 def labels(run: Run, node: str | None = None, component: str = "node") -> dict[str, str]:
     found = {
         "app.kubernetes.io/name": "headwater",
-        "app.kubernetes.io/component": component,
+        COMPONENT_LABEL: component,
         "app.kubernetes.io/part-of": "headwater",
         "app.kubernetes.io/managed-by": MANAGER,
         RUN_LABEL: run.metadata.name,

@@ -12,6 +12,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from headwater.api import NodePhase, Run, RunPhase, RunSpec, RunStatus, now
@@ -21,14 +22,18 @@ from headwater.controller.jobs import job_manifest
 from headwater.controller.kube import Conflict, Kube, Manifest
 from headwater.controller.naming import NODE_LABEL, job_name
 from headwater.controller.observe import PodTrouble, observe_job, pod_trouble
+from headwater.controller.results import Offers, entries_config_map
 from headwater.controller.settings import OperatorSettings
 from headwater.controller.snapshots import Invalid, NotReady, load_or_freeze
 from headwater.controller.workqueue import WorkQueue
 from headwater.engine import TERMINAL_PHASES, Decision, ObservedNode, before_start, step
+from headwater.fingerprint import Fingerprint, Unknown, fingerprints
 from headwater.graph import Graph, build_graph
 from headwater.planning import PlanningError, build_task
+from headwater.reuse import Earlier, plan
 from headwater.snapshot import Snapshot
 from headwater.status_budget import expand, fit
+from headwater.suggest import Names
 
 log = logging.getLogger(__name__)
 PLURAL = "runs"
@@ -43,6 +48,14 @@ WARNING_RECHECK_SECONDS = 10.0
 class Frozen:
     snapshot: Snapshot
     graph: Graph
+    prints: dict[str, Fingerprint | Unknown] | None = None
+
+    def fingerprint(self, run: Run, node: str) -> str | None:
+        """A node's fingerprint digest, for its task; computed once per Run."""
+        if self.prints is None:
+            self.prints = fingerprints(self.snapshot, self.graph, run.spec.parameters, run.spec.env)
+        found = self.prints.get(node)
+        return found.digest if isinstance(found, Fingerprint) else None
 
 
 @dataclass
@@ -54,8 +67,12 @@ class RunReconciler:
     frozen: OrderedDict[str, Frozen] = field(default_factory=OrderedDict)
     mount_warnings: dict[str, tuple[datetime, str | None]] = field(default_factory=dict)
     """Pod → when its Warning Events were last read, and the FailedMount message."""
+    offers: Offers = field(init=False)
     unreadable: set[str] = field(default_factory=set)
     """Run uids whose status this version cannot read; said once, then left alone."""
+
+    def __post_init__(self) -> None:
+        self.offers = Offers(self.cache)
 
     def reconcile(self, namespace: str, name: str) -> None:
         """One look at the Run; safe to call any number of times."""
@@ -145,11 +162,59 @@ class RunReconciler:
             return self.frozen[uid]
         assert run.metadata.namespace is not None
         starting = run.status is None or run.status.started_at is None
-        snapshot = load_or_freeze(run, self.kube, self.cache, self.settings)
+        snapshot = load_or_freeze(
+            run, self.kube, self.cache, self.settings, lambda frozen: self._plan(run, frozen)
+        )
         if starting and self.settings.store.url is None:
             # Per Run start, not once per process: a claim deleted since is made again.
             self.kube.ensure_pvc(run.metadata.namespace)
         return self._hold(uid, snapshot)
+
+    def _plan(self, run: Run, snapshot: Snapshot) -> Snapshot:
+        """The snapshot with its reuse plan: from the Run resumeFrom names, and from the
+        namespace's cache when the Run has it on."""
+        namespace = run.metadata.namespace or ""
+        graph = build_graph(snapshot.dataflow, snapshot.functions)
+        prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
+        earlier = self._earlier(run) if run.spec.resume_from else None
+        cache = run.spec.cache
+        offers = self.offers.of(namespace) if cache is not None and cache.enabled else None
+        max_age = cache.max_age_seconds if cache is not None else None
+        decided = plan(graph, snapshot, prints, earlier, offers, now(), max_age)
+        return snapshot.model_copy(update={"reuse": decided.reuse, "reasons": decided.reasons})
+
+    def _earlier(self, run: Run) -> Earlier:
+        """The finished Run that resumeFrom names; a clear condition when there is none,
+        never a silent full rerun."""
+        namespace, name = run.metadata.namespace or "", run.spec.resume_from or ""
+        body = self.cache.get(PLURAL, namespace, name)
+        if body is None:
+            known = Names(b["metadata"]["name"] for b in self.cache.items(PLURAL, namespace))
+            raise Invalid(
+                "ResumeFromNotFound",
+                f"resumeFrom: Run {name} does not exist{known.did_you_mean(name)}",
+            )
+        try:
+            earlier = Run.model_validate(body)
+        except ValidationError:
+            raise Invalid(
+                "ResumeFromUnreadable", f"resumeFrom: this operator cannot read Run {name}"
+            ) from None
+        status = earlier.status or RunStatus()
+        if status.phase not in TERMINAL_PHASES:
+            raise NotReady("ResumeFromRunning", [f"Run {name} (resumeFrom) to finish"])
+        try:
+            frozen = self._snapshot(earlier)
+        except (NotReady, Invalid) as error:
+            raise Invalid(
+                "ResumeFromUnreadable", f"resumeFrom: Run {name}'s snapshot: {error}"
+            ) from None
+        nodes = expand(status, frozen.graph.node_ids)
+        prints = fingerprints(
+            frozen.snapshot, frozen.graph, earlier.spec.parameters, earlier.spec.env
+        )
+        root = self.settings.store.root(namespace)
+        return Earlier(name, frozen.snapshot, frozen.graph, prints, nodes, root)
 
     def _hold(self, uid: str, snapshot: Snapshot) -> Frozen:
         frozen = Frozen(snapshot, build_graph(snapshot.dataflow, snapshot.functions))
@@ -164,7 +229,6 @@ class RunReconciler:
         graph = frozen.graph
         moment = now()
         observed, stuck = self._observe(run, graph, moment)
-        previous = self._previous(run)
         store_root = self.settings.store.root(namespace)
         rejected: dict[str, ObservedNode] = {}
         for node, trouble in stuck.items():
@@ -181,7 +245,6 @@ class RunReconciler:
                 frozen.snapshot,
                 {**observed, **rejected},
                 moment,
-                previous,
                 store_root=store_root,
                 graph=graph,
             )
@@ -195,6 +258,8 @@ class RunReconciler:
             # descendants are skipped and the run ends, rather than retrying for ever.
             # Each pass fails more nodes, which never start again, so this ends.
             rejected.update(refused)
+        if decision.status.phase in TERMINAL_PHASES:
+            self._offer_results(run, frozen, decision.status)
         if not self._write(body, run, decision.status, graph):
             return
         self._events(body, run.status or RunStatus(), decision.status)
@@ -203,6 +268,23 @@ class RunReconciler:
             self.queue.add_after(key, (decision.wake_at - now()).total_seconds() + 0.5)
         if decision.status.phase in TERMINAL_PHASES:
             self._expire(run.model_copy(update={"status": decision.status}))
+
+    def _offer_results(self, run: Run, frozen: Frozen, status: RunStatus) -> None:
+        """A Run with the cache on offers what it computed to later Runs, before its
+        final status is written (after it, no reconcile would come back to it)."""
+        if run.spec.cache is None or not run.spec.cache.enabled:
+            return
+        namespace = run.metadata.namespace or ""
+        root = self.settings.store.root(namespace)
+        manifest = entries_config_map(run, frozen.snapshot, frozen.graph, status, root)
+        if manifest is None:
+            return
+        try:
+            self.kube.create_config_map(manifest)
+        except ApiException as error:
+            if error.status not in (400, 422):
+                raise
+            log.warning("Run %s/%s: results not cached: %s", namespace, run.metadata.name, error)
 
     def _delete_job(self, namespace: str, job: str) -> None:
         """Delete a Job and forget it at once: no watch event of it may ever come, if
@@ -234,6 +316,7 @@ class RunReconciler:
                     run.spec.parameters,
                     store_root,
                     graph=frozen.graph,
+                    fingerprint=frozen.fingerprint(run, node),
                 )
             except PlanningError as error:
                 unplanned[node] = _failed_at_once(f"the node cannot be planned: {error}", moment)
@@ -333,32 +416,6 @@ class RunReconciler:
         key = (PLURAL, run.metadata.namespace or "", run.metadata.name)
         self.queue.add_after(key, left.total_seconds() + 0.5)
         return False
-
-    def _previous(self, run: Run) -> RunStatus | None:
-        """The status of the Run this one resumes from, every node's phase expanded."""
-        if not run.spec.resume_from:
-            return None
-        assert run.metadata.namespace is not None
-        body = self.cache.get(PLURAL, run.metadata.namespace, run.spec.resume_from)
-        if body is None or not body.get("status"):
-            return None
-        try:
-            previous = Run.model_validate(body)
-        except ValidationError:
-            log.warning(
-                "Run %s/%s has a status this version cannot read; nothing reused",
-                run.metadata.namespace,
-                run.spec.resume_from,
-            )
-            return None
-        status = previous.status or RunStatus()
-        if not status.node_phases:
-            return status
-        try:
-            order = self._snapshot(previous).graph.node_ids
-        except (NotReady, Invalid):
-            return status  # its listed nodes only: the others run again
-        return status.model_copy(update={"nodes": expand(status, order)})
 
     def _write(
         self, body: Manifest, run: Run | None, new: RunStatus, graph: Graph | None = None

@@ -4,6 +4,7 @@ from there, so editing a Function later does not change a Run in flight."""
 
 import json
 import posixpath
+from collections.abc import Callable
 from typing import Any
 
 from fsspec.core import split_protocol
@@ -19,7 +20,7 @@ from headwater.api import (
     KeyRef,
     Run,
 )
-from headwater.artifacts import infer_format
+from headwater.artifacts import content, infer_format
 from headwater.codeworker import check_code_isolated
 from headwater.controller.cache import ObjectCache
 from headwater.controller.jobs import code_key, dataset_mount
@@ -51,9 +52,14 @@ class Invalid(Exception):
 
 
 def load_or_freeze(
-    run: Run, kube: Kube, catalog: ObjectCache, settings: OperatorSettings
+    run: Run,
+    kube: Kube,
+    catalog: ObjectCache,
+    settings: OperatorSettings,
+    with_plan: Callable[[Snapshot], Snapshot] = lambda snapshot: snapshot,
 ) -> Snapshot:
-    """The Run's snapshot: read back when it was frozen before, else frozen now."""
+    """The Run's snapshot: read back when it was frozen before, else frozen now, with
+    the reuse plan `with_plan` adds (resumeFrom, cache) frozen into it."""
     namespace = run.metadata.namespace
     assert namespace is not None
     existing = kube.read_config_map(namespace, snapshot_name(run.metadata.name))
@@ -73,7 +79,7 @@ def load_or_freeze(
             f"the snapshot ConfigMap {snapshot_name(run.metadata.name)} was deleted"
             " while the Run was in flight",
         )
-    snapshot = freeze(run, kube, catalog, settings)
+    snapshot = with_plan(freeze(run, kube, catalog, settings))
     try:
         kube.create_config_map(snapshot_config_map(run, snapshot))
     except ApiException as error:
@@ -220,16 +226,24 @@ def resolve_in_cluster(
     source = dataset.spec.source
     declared = dataset.spec.format
     if source.inline is not None:
-        return ResolvedDataset(format=declared or "json", inline=source.inline, is_inline=True)
+        return ResolvedDataset(
+            format=declared or "json",
+            inline=source.inline,
+            is_inline=True,
+            content=content.of_inline(source.inline),
+        )
     if source.uri is not None:
         return ResolvedDataset(
-            uri=absolute_uri(source.uri, store_root), format=declared or infer_format(source.uri)
+            uri=absolute_uri(source.uri, store_root),
+            format=declared or infer_format(source.uri),
+            content=_checked_content(dataset),
         )
     ref = source.config_map_key_ref or source.secret_key_ref
     assert ref is not None
+    known = None
     if source.config_map_key_ref is not None:
         try:
-            key_value("ConfigMap", ref, kube.config_maps_of(namespace))
+            known = content.of_bytes(key_value("ConfigMap", ref, kube.config_maps_of(namespace)))
         except MissingKey as missing:
             return f"{missing} (Dataset {name})"
     # A Secret is never read by the operator: a Job that cannot mount it shows why
@@ -239,7 +253,19 @@ def resolve_in_cluster(
         format=declared or infer_format(ref.key),
         config_map_key_ref=source.config_map_key_ref,
         secret_key_ref=source.secret_key_ref,
+        content=known,
     )
+
+
+def _checked_content(dataset: Dataset) -> str | None:
+    """What the operator's last check of this spec found of the bytes (a sha256 from a
+    push, a version from the object store), if it checked this version of the spec."""
+    status = dataset.status
+    if status is None or status.observed_generation != dataset.metadata.generation:
+        return None
+    if status.sha256:
+        return content.of_sha256(status.sha256)
+    return content.of_version(status.version) if status.version else None
 
 
 def absolute_uri(uri: str, store_root: str) -> str:

@@ -3,15 +3,17 @@
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from headwater.api import EnvVar, FunctionSpec, Run, RunStatus, now
 from headwater.engine import step
+from headwater.fingerprint import Fingerprint, Unknown, fingerprints
 from headwater.graph import Graph, build_graph
 from headwater.local.processes import ProcessPool
+from headwater.local.reuse import LocalCache
 from headwater.planning import build_task
 from headwater.snapshot import Snapshot
 
@@ -47,6 +49,9 @@ class Workspace:
             return None
         return RunStatus.model_validate_json(path.read_text())
 
+    def write_json(self, run: str, name: str, document: object) -> None:
+        (self.run_dir(run) / name).write_text(json.dumps(document, indent=2) + "\n")
+
     def write_status(self, run: str, status: RunStatus) -> None:
         path = self.status_file(run)
         temporary = path.with_suffix(".tmp")
@@ -75,28 +80,35 @@ def execute(
     """Run to a terminal phase; Ctrl-C stops the running nodes and ends Cancelled."""
     name = run.metadata.name
     workspace.run_dir(name).mkdir(parents=True, exist_ok=True)
-    previous = workspace.read_status(run.spec.resume_from) if run.spec.resume_from else None
+    # What a later run needs to resume from this one: what it ran, and with what.
+    workspace.write_json(name, "snapshot.json", snapshot.to_wire())
+    workspace.write_json(name, "run.json", run.model_copy(update={"status": None}).to_wire())
     pool = ProcessPool()
     graph = build_graph(snapshot.dataflow, snapshot.functions)
+    prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
     run = run.model_copy(update={"status": None})
     written_at = -STATUS_INTERVAL_SECONDS
     try:
         while True:
             try:
                 observed = pool.observe()
-                decision = step(run, snapshot, observed, now(), previous, graph=graph)
+                decision = step(run, snapshot, observed, now(), graph=graph)
                 run = run.model_copy(update={"status": decision.status})
                 pool.settle(decision.status, observed)
                 for node in decision.stop:
                     pool.stop(node)
                 for node in decision.start:
-                    _start(pool, run, snapshot, graph, workspace, node)
+                    _start(pool, run, snapshot, graph, workspace, node, prints)
                 done = decision.status.finished_at is not None and not pool.running()
                 if done or time.monotonic() - written_at >= STATUS_INTERVAL_SECONDS:
                     workspace.write_status(name, decision.status)
                     written_at = time.monotonic()
                 on_status(decision.status)
                 if done:
+                    if run.spec.cache is not None and run.spec.cache.enabled:
+                        LocalCache(workspace.workdir).record(
+                            run, snapshot, decision.status, workspace.store_root
+                        )
                     return decision.status
                 # The engine starts every node it can in one step, so the next step has
                 # news only once an attempt ends (or the timeout comes).
@@ -116,7 +128,13 @@ def _until(wake_at: datetime | None) -> float:
 
 
 def _start(
-    pool: ProcessPool, run: Run, snapshot: Snapshot, graph: Graph, workspace: Workspace, node: str
+    pool: ProcessPool,
+    run: Run,
+    snapshot: Snapshot,
+    graph: Graph,
+    workspace: Workspace,
+    node: str,
+    prints: Mapping[str, Fingerprint | Unknown],
 ) -> None:
     assert run.status is not None
     folder = workspace.node_dir(run.metadata.name, node)
@@ -131,6 +149,7 @@ def _start(
         workspace.store_root,
         result_path=str(result_file),
         graph=graph,
+        fingerprint=found.digest if isinstance(found := prints[node], Fingerprint) else None,
     )
     task_file = folder / "task.json"
     task_file.write_text(json.dumps(task.to_wire(), indent=2))

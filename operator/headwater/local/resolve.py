@@ -4,7 +4,7 @@ dataset sources become paths the runner can read."""
 from pathlib import Path
 
 from headwater.api import Dataset, FunctionSpec, Run
-from headwater.artifacts import infer_format, is_local
+from headwater.artifacts import content, infer_format, is_local
 from headwater.manifests import Manifests
 from headwater.references import MissingKey, key_value, with_inline_code
 from headwater.snapshot import ResolvedDataset, Snapshot
@@ -50,7 +50,10 @@ def resolve_dataset(
     where = f"Dataset/{name}"
     if source.inline is not None:
         return ResolvedDataset(
-            format=dataset.spec.format or "json", inline=source.inline, is_inline=True
+            format=dataset.spec.format or "json",
+            inline=source.inline,
+            is_inline=True,
+            content=content.of_inline(source.inline),
         ), []
     if source.uri is not None:
         uri = source.uri
@@ -68,7 +71,11 @@ def resolve_dataset(
                     )
                 ]
             uri = str(path.resolve())
-        return ResolvedDataset(uri=uri, format=dataset.spec.format or infer_format(uri)), []
+            known: str | None = content.of_file(uri)
+        else:
+            known = content.of_remote(uri)
+        format = dataset.spec.format or infer_format(uri)
+        return ResolvedDataset(uri=uri, format=format, content=known), []
     ref = source.config_map_key_ref or source.secret_key_ref
     assert ref is not None
     kind, table = (
@@ -78,13 +85,14 @@ def resolve_dataset(
     )
     field = "configMapKeyRef" if source.config_map_key_ref else "secretKeyRef"
     try:
-        content = key_value(kind, ref, table.get)
+        data = key_value(kind, ref, table.get)
     except MissingKey as missing:
         return None, [Problem(f"spec.source.{field}", ProblemKind.NOT_FOUND, where, str(missing))]
     target = scratch / name / ref.key
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
-    return ResolvedDataset(uri=str(target), format=dataset.spec.format or infer_format(ref.key)), []
+    target.write_bytes(data)
+    format = dataset.spec.format or infer_format(ref.key)
+    return ResolvedDataset(uri=str(target), format=format, content=content.of_bytes(data)), []
 
 
 def snapshot_for(run: Run, manifests: Manifests, scratch: Path) -> Snapshot:

@@ -48,7 +48,7 @@ def write_outputs(task: Task, values: Mapping[str, object]) -> dict[str, str]:
     for name, value in values.items():
         uri = task.outputs[name]
         try:
-            write_artifact(uri, value, task.storage_options)
+            write_artifact(uri, value, task.storage_options, fingerprint=task.fingerprint)
         except UnstorableValue as error:
             raise OutputUnstorable(f"output {name}: {error}") from error
         except ArtifactError as error:
