@@ -10,6 +10,7 @@ from rich.console import Console
 
 from headwater.api import Run, RunPhase
 from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE
+from headwater.cache_cli import cache
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
@@ -347,3 +348,6 @@ def _quantities(text: str) -> dict[str, str]:
     if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise click.BadParameter(f"expected name=quantity,…; got {text!r}")
     return {name.strip(): value.strip() for name, value in pairs}
+
+
+main.add_command(cache)
