@@ -108,12 +108,14 @@ def test_resume_from_reuses_succeeded_nodes(
     # (1 + 1) * 10 + 1, computed from the reused output of a.
     assert read_artifact(claim_path(cluster, namespace, second["outputs"]["cx"])) == 21
 
-    # Resuming from a run that itself reused: everything is reused, nothing runs.
+    # Resuming from a run that itself reused: everything is reused, nothing runs, and
+    # each node names the Run that computed its outputs.
     cluster.apply(
         hw_run("third", "flow", parameters={"x": {"value": 1}}, resumeFrom="second"), namespace
     )
     third = wait_run(cluster, namespace, "third", "Succeeded")
-    assert all(n.get("reusedFrom") == "second" for n in third["nodes"].values()), third
+    origins = {n: s.get("reusedFrom") for n, s in third["nodes"].items()}
+    assert origins == {"a": "first", "b": "second", "c": "second"}, third
     assert of_run(cluster, namespace, "jobs", "third") == []
     assert read_artifact(claim_path(cluster, namespace, third["outputs"]["cx"])) == 21
 
