@@ -33,21 +33,6 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config, watch
 
-from headwater.api import (
-    DataflowNode,
-    DataflowSpec,
-    FunctionCode,
-    FunctionSpec,
-    NodePhase,
-    ObjectMeta,
-    Param,
-    Run,
-    RunSpec,
-)
-from headwater.engine import ObservedNode, step
-from headwater.graph import build_graph
-from headwater.snapshot import Snapshot
-from headwater.status_budget import fit, wire_size
 
 REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) /(api|apis)/')
 """A request as urllib3 logs it at debug level: the kubernetes client's calls, not
@@ -365,7 +350,24 @@ def long_name(i: int) -> str:
 
 def status_size(nodes: int, case: str) -> None:
     """The status the operator would store for a 5,000-node Run, before and after the
-    status budget: the same engine call and `fit` the operator makes."""
+    status budget: the same engine call and `fit` the operator makes. (Imported here, so
+    that the cluster figures can be taken with an older headwater too.)"""
+    from headwater.api import (
+        DataflowNode,
+        DataflowSpec,
+        FunctionCode,
+        FunctionSpec,
+        NodePhase,
+        ObjectMeta,
+        Param,
+        Run,
+        RunSpec,
+    )
+    from headwater.engine import ObservedNode, step
+    from headwater.graph import build_graph
+    from headwater.snapshot import Snapshot
+    from headwater.status_budget import fit, wire_size
+
     names = [long_name(i) for i in range(nodes)]
     if case == "chain, first node failed":
         wiring = [
@@ -436,8 +438,13 @@ def main() -> None:
     parser.add_argument("--status-nodes", type=int, default=5000)
     parser.add_argument("--metrics-port", type=int, default=19090)
     args = parser.parse_args()
-    for case in ("all succeeded", "all failed with long tracebacks", "chain, first node failed"):
-        status_size(args.status_nodes, case)
+    if args.status_nodes:
+        for case in (
+            "all succeeded",
+            "all failed with long tracebacks",
+            "chain, first node failed",
+        ):
+            status_size(args.status_nodes, case)
     with tempfile.TemporaryDirectory(prefix="hw-bench-") as scratch:
         cluster = Cluster(Path(scratch) / "cluster")
         try:
