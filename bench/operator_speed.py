@@ -33,10 +33,10 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config, watch
 
-
 REQUEST_LINE = re.compile(r'"(GET|POST|PUT|PATCH|DELETE) /(api|apis)/')
 """A request as urllib3 logs it at debug level: the kubernetes client's calls, not
 kopf's watches (aiohttp)."""
+STATUS_CASES = ("all succeeded", "all failed with long tracebacks", "chain, first node failed")
 TRACEBACK = "Traceback (most recent call last):\n" + '  File "x.py", line 9, in f\n' * 100
 
 ROOT = Path(__file__).resolve().parents[1]
