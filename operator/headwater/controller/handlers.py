@@ -155,6 +155,30 @@ def _uses(dataflow: Manifest, function: str) -> bool:
     return any(node.function == function for node in spec.nodes)
 
 
+def _telling(kind: str, body: Manifest) -> object:
+    """What a reconcile reads of a Job or Pod: a change elsewhere (a Pod's IP, a Ready
+    condition, a Job's ready count) is no reason to reconcile its Run."""
+    status = body.get("status") or {}
+    gone = bool(body["metadata"].get("deletionTimestamp"))
+    if kind == "jobs":
+        conditions = sorted(
+            (c.get("type"), c.get("status")) for c in status.get("conditions") or []
+        )
+        counts = (status.get("active"), status.get("succeeded"), status.get("failed"))
+        return (gone, status.get("startTime"), counts, conditions)
+    scheduled = [
+        (c.get("status"), c.get("reason"))
+        for c in status.get("conditions") or []
+        if c.get("type") == "PodScheduled"
+    ]
+    containers = []
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        containers.append((waiting.get("reason"), terminated.get("exitCode"), "running" in state))
+    return (gone, status.get("phase"), scheduled, containers)
+
+
 def _changed_spec(body: Manifest) -> bool:
     """False for our own status writes: the spec's generation is already observed."""
     status = body.get("status")
@@ -252,8 +276,12 @@ def _register_run_scoped(registry: kopf.OperatorRegistry, services: Services, ki
         namespace = metadata.get("namespace") or ""
         if type == "DELETED":
             services.cache.remove(kind, namespace, metadata["name"])
-        elif not services.cache.put(kind, body):
-            return
+        else:
+            before = services.cache.get(kind, namespace, metadata["name"])
+            taken = services.cache.put(kind, body)
+            same = before is not None and _telling(kind, before) == _telling(kind, body)
+            if not taken or same:
+                return  # nothing the Run's reconcile reads has changed
         run = (metadata.get("labels") or {}).get(RUN_LABEL)
         if run:
             services.queue.add(("runs", namespace, run))

@@ -31,10 +31,12 @@ def run_operator(settings: OperatorSettings, verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # kopf logs every event's body at debug level; env values and code included.
-    # and "Handler … succeeded" at info for every event: only its warnings are news here.
+    # kopf and the kubernetes client log every body they see at debug level, env values
+    # and code included: never, even with --verbose. "Handler … succeeded" at info for
+    # every event says nothing either.
     logging.getLogger("kopf").setLevel(logging.INFO)
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("kubernetes.client.rest").setLevel(logging.INFO)
     kube = Kube(settings, load_client_config())
     workers: list[Workers] = []
     health = None
