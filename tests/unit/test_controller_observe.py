@@ -169,3 +169,29 @@ def test_a_job_is_restricted_owned_retried_and_mounts_what_the_node_needs() -> N
         else:
             assert "store" in volumes and "envFrom" not in container
         assert "code" in volumes, "inline code is mounted from the snapshot"
+
+
+def test_only_pod_and_job_changes_a_reconcile_reads_are_news() -> None:
+    from headwater.controller.handlers import _telling
+
+    running = pod(
+        "p", T, phase="Running", containerStatuses=[{"name": "node", "state": {"running": {}}}]
+    )
+    ready = {
+        **running,
+        "status": {
+            **running["status"],
+            "podIP": "127.0.0.1",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    assert _telling("pods", running) == _telling("pods", ready)
+    done = pod("p", T, **terminated(0, result(0, "ok")))
+    assert _telling("pods", running) != _telling("pods", done)
+    stuck = pod("p", T, **waiting("ErrImagePull"))
+    assert _telling("pods", stuck) != _telling("pods", pod("p", T, **waiting("ImagePullBackOff")))
+    active = job(active=1)
+    assert _telling("jobs", active) == _telling(
+        "jobs", {**active, "status": {**active["status"], "ready": 1}}
+    )
+    assert _telling("jobs", active) != _telling("jobs", job(failed=1, active=1))
