@@ -389,6 +389,12 @@ class RunReconciler:
         if trouble is None or trouble.fatal:
             return trouble
         namespace = run.metadata.namespace or ""
+        since = trouble.since or moment
+        if (moment - since).total_seconds() < WARNING_RECHECK_SECONDS:
+            # Creating a container takes a moment; only a Pod that waits longer is asked
+            # about, so a wide fan-out costs no Event lists.
+            self.queue.add_after((PLURAL, namespace, run.metadata.name), WARNING_RECHECK_SECONDS)
+            return None
         warning = self._mount_warning(namespace, trouble.pod, moment)
         if warning is None:
             key = (PLURAL, namespace, run.metadata.name)
