@@ -316,7 +316,9 @@ def _from_observed(
         phase=NodePhase.RUNNING if seen.phase == NodePhase.PENDING else seen.phase,
         attempts=seen.attempts if seen.attempts != 1 else None,
         job=None if succeeded else seen.job,
-        started_at=seen.started_at or (recorded.started_at if recorded else None),
+        # When the engine asked for it, not when the Job says its Pod began: a status that
+        # does not change when a Pod starts costs no write.
+        started_at=(recorded.started_at if recorded else None) or seen.started_at,
         finished_at=seen.finished_at,
         exit_code=None if succeeded and seen.exit_code == 0 else seen.exit_code,
         message=message,
