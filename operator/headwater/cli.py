@@ -10,6 +10,7 @@ from rich.console import Console
 
 from headwater.api import Run, RunPhase
 from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE
+from headwater.cli_cluster import dataset, outputs
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
@@ -341,3 +342,7 @@ def _quantities(text: str) -> dict[str, str]:
     if any(len(pair) != 2 or not all(pair) for pair in pairs):
         raise click.BadParameter(f"expected name=quantity,…; got {text!r}")
     return {name.strip(): value.strip() for name, value in pairs}
+
+
+main.add_command(dataset)
+main.add_command(outputs)
