@@ -26,7 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from headwater.api.dataset import DataFormat
 
@@ -203,13 +202,20 @@ def _value(output: Output) -> str:
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 
-def _table(outputs: list[Output], wide: bool) -> Table:
-    table = Table(box=None, pad_edge=False)
-    columns = ["NAME", "NODE", "FORMAT", "SIZE", "VALUE", "URI"]
+def _columns(rows: list[list[str]]) -> str:
+    """Rows as kubectl prints them: aligned columns, nothing wrapped or cut."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _table(outputs: list[Output], wide: bool) -> str:
+    header = ["NAME", "NODE", "FORMAT", "SIZE", "VALUE", "URI"]
     if wide:
-        columns += ["FINAL", "TYPE", "SHA256"]
-    for column in columns:
-        table.add_column(column, overflow="fold")
+        header += ["FINAL", "TYPE", "SHA256"]
+    rows = [header]
     for output in outputs:
         meta = output.meta
         row = [
@@ -221,10 +227,10 @@ def _table(outputs: list[Output], wide: bool) -> Table:
             output.uri,
         ]
         if wide:
-            row += ["yes" if output.final else ""]
+            row += ["yes" if output.final else "no"]
             row += [meta.type, meta.sha256] if meta else ["", ""]
-        table.add_row(*(escape(cell) for cell in row))
-    return table
+        rows.append(row)
+    return _columns(rows)
 
 
 @click.command()
@@ -276,4 +282,4 @@ def outputs(
     if not listed:
         console.print(f"run {run} has no outputs yet")
         return
-    Console(soft_wrap=False).print(_table(listed, wide=form == "wide"))
+    click.echo(_table(listed, wide=form == "wide"))

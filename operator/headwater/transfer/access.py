@@ -73,17 +73,17 @@ def open_store(target: Target, subject: str, via: Via | None = None) -> Store:
     return DirectStore(target.root, object_store_options(target))
 
 
-def store_relative(uri: str, target: Target) -> str | None:
-    """`uri` as a path inside the namespace's store, or None when it is elsewhere: a
-    relative URI (resolved against the store's root), or one under the root."""
+def store_relative(uri: str, root: str) -> str | None:
+    """`uri` as a path inside the store at `root`, or None when it is elsewhere: a
+    relative URI (resolved against the root), or one under the root."""
     protocol, path = split_protocol(uri)
     if protocol is None and not path.startswith("/"):
         relative = path
     else:
-        root = target.root.rstrip("/") + "/"
-        if not uri.startswith(root):
+        prefix = root.rstrip("/") + "/"
+        if not uri.startswith(prefix):
             return None
-        relative = uri[len(root) :]
+        relative = uri[len(prefix) :]
     parts = [part for part in relative.split("/") if part not in ("", ".")]
     if not parts or ".." in parts:
         return None

@@ -8,11 +8,12 @@ Kubernetes' `edit` role: Jobs, ConfigMaps, claims, Pods' logs, Events.
 
 Limits, and why:
 - an upload through the API server travels in ConfigMaps of CHUNK bytes (binaryData:
-  1,000 KiB of base64 in the request, under the 1 MiB a ConfigMap may hold), BATCH_CHUNKS
-  at a time (46.9 MiB), each batch deleted before the next is made, so etcd holds at
-  most one batch per push; MAX_UPLOAD_VIA_JOB bounds a push because etcd keeps deleted
-  revisions until the API server compacts them (every 5 minutes), and its quota
-  (2 GiB by default) is the whole cluster's;
+  1,000 KiB of base64 in the request, under the 1 MiB a ConfigMap may hold),
+  BATCH_CHUNKS to a batch (23.4 MiB); while one batch's Job writes it, the next batch is
+  uploaded, and a batch's chunks are deleted before the one after it starts, so etcd
+  holds at most two batches (46.9 MiB) per push; MAX_UPLOAD_VIA_JOB bounds a push
+  because etcd keeps deleted revisions until the API server compacts them (every 5
+  minutes), and its quota (2 GiB by default) is the whole cluster's;
 - a download comes back through Pods' logs, one Indexed-Job index per SEGMENT
   (headwater.transfer.wire); MAX_DOWNLOAD_VIA_JOB bounds the Pods one file takes.
 """
@@ -35,7 +36,7 @@ Manifest = dict[str, Any]
 
 MIB = 1 << 20
 CHUNK = 750 * 1024
-BATCH_CHUNKS = 64
+BATCH_CHUNKS = 32
 BATCH = CHUNK * BATCH_CHUNKS
 MAX_UPLOAD_VIA_JOB = 256 * MIB
 MAX_DOWNLOAD_VIA_JOB = 1024 * MIB
@@ -50,6 +51,8 @@ CHUNKS_DIR = "/var/run/headwater/chunks"
 CHUNK_KEY = "chunk"
 MANAGER = "headwater-cli"
 TRANSFER_LABEL = "headwater.dev/transfer"
+BATCH_LABEL = "headwater.dev/transfer-job"
+"""On a chunk: the Job of its batch."""
 NAME_LIMIT = 50
 """Job names stay short: an Indexed Job's Pods are named `<job>-<index>-<suffix>` and
 take `<job>-<index>` as hostname, at most 63 characters."""
@@ -146,7 +149,7 @@ def chunk_config_map(
         "metadata": {
             "name": chunk_name(metadata["name"], index),
             "namespace": namespace,
-            "labels": labels(transfer_id),
+            "labels": {**labels(transfer_id), BATCH_LABEL: metadata["name"]},
             "ownerReferences": [
                 {
                     "apiVersion": "batch/v1",

@@ -132,7 +132,7 @@ def dataset_path(target: Target, body: Manifest) -> str:
             f"Dataset {name} holds inline values, not a file in the artifact store:"
             f" kubectl get dataset {name} -o jsonpath='{{.spec.source.inline}}' shows them"
         )
-    path = store_relative(source.uri, target)
+    path = store_relative(source.uri, target.root)
     if path is None:
         raise NotInStore(
             f"Dataset {name} names {source.uri}, which is not in namespace"

@@ -8,7 +8,8 @@ value of a small JSON output, read so that it prints inline)."""
 
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from headwater.api import NodePhase, RunStatus
 from headwater.api.base import JsonValue
@@ -26,7 +27,9 @@ from headwater.transfer.model import Digest, FoundArtifact, NoProgress, Progress
 
 
 class Output(BaseModel):
-    """One output of one node of a Run."""
+    """One output of one node of a Run (camelCase in JSON, as Kubernetes objects)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
     name: str
     node: str
@@ -79,7 +82,7 @@ def _expected(target: Target, run: str) -> tuple[list[Output], dict[str, JsonVal
                     node=node,
                     final=name in finals,
                     uri=uri,
-                    path=store_relative(uri, target),
+                    path=store_relative(uri, target.root),
                 )
             )
     return expected, dict(status.output_values)

@@ -10,6 +10,7 @@ place (headwater.transfer.storeops)."""
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
@@ -17,7 +18,6 @@ from headwater.transfer import builders
 from headwater.transfer.discovery import Target
 from headwater.transfer.errors import TooLarge
 from headwater.transfer.jobrun import TransferJob
-from headwater.transfer.kube import Manifest
 from headwater.transfer.model import Digest, Progress
 
 CHUNK_WRITERS = 4
@@ -37,60 +37,99 @@ def check_upload_size(size: int) -> None:
 def push_via_jobs(
     target: Target, local: Path, dataset: str, digest: Digest, transfer_id: str, progress: Progress
 ) -> None:
-    """Upload `local` as datasets/<dataset>/<its name>, verified in the cluster."""
+    """Upload `local` as datasets/<dataset>/<its name>, verified in the cluster. Batch
+    k+1 is uploaded while batch k's Job runs; the last batch starts only when every
+    other batch is written, since it assembles them."""
     check_upload_size(digest.size)
     plan = builders.batches(digest.size)
     if target.store.kind == "pvc":
         target.kube.ensure_claim(builders.claim(target.store, target.namespace))
     progress.start(digest.size)
-    with local.open("rb") as source:
+    with local.open("rb") as source, ExitStack() as batches:
+        previous: Batch | None = None
         for number, chunks in enumerate(plan):
-            name = builders.job_name("push", dataset, transfer_id, str(number))
-            args = ["receive", "--root", target.root, "--dataset", dataset]
-            args += ["--transfer", transfer_id, "--batch", str(number)]
-            args += ["--chunks", builders.CHUNKS_DIR]
-            if number == len(plan) - 1:
-                args += ["--finish", local.name, "--size", str(digest.size)]
-                args += ["--sha256", digest.sha256]
-            volume, mount = builders.chunk_volume(name, len(chunks))
-            manifest = builders.transfer_job(
-                target.store,
-                target.namespace,
-                name,
-                transfer_id,
-                args,
-                volumes=(volume,),
-                mounts=(mount,),
-                suspend=True,
+            last = number == len(plan) - 1
+            finish = (local.name, digest) if last else None
+            batch = batches.enter_context(
+                Batch(target, dataset, transfer_id, number, len(chunks), finish)
             )
-            _push_batch(target, source, manifest, chunks, transfer_id, progress)
+            batch.fill(source, chunks, progress)
+            if last and previous is not None:
+                previous.finish()
+                previous = None
+            batch.job.resume()
+            if previous is not None:
+                previous.finish()
+            previous = batch
+        assert previous is not None
+        previous.finish()
 
 
-def _push_batch(
-    target: Target,
-    source: BinaryIO,
-    manifest: Manifest,
-    chunks: list[tuple[int, int]],
-    transfer_id: str,
-    progress: Progress,
-) -> None:
-    with TransferJob(target.kube, manifest) as job:
-        assert job.created is not None
-        owner = job.created
+class Batch:
+    """One batch: its Job (created suspended) and the chunks it owns."""
+
+    def __init__(
+        self,
+        target: Target,
+        dataset: str,
+        transfer_id: str,
+        number: int,
+        count: int,
+        finish: tuple[str, Digest] | None,
+    ) -> None:
+        self.target = target
+        self.transfer_id = transfer_id
+        name = builders.job_name("push", dataset, transfer_id, str(number))
+        args = ["receive", "--root", target.root, "--dataset", dataset]
+        args += ["--transfer", transfer_id, "--batch", str(number)]
+        args += ["--chunks", builders.CHUNKS_DIR]
+        if finish is not None:
+            filename, digest = finish
+            args += ["--finish", filename, "--size", str(digest.size), "--sha256", digest.sha256]
+        volume, mount = builders.chunk_volume(name, count)
+        manifest = builders.transfer_job(
+            target.store,
+            target.namespace,
+            name,
+            transfer_id,
+            args,
+            volumes=(volume,),
+            mounts=(mount,),
+            suspend=True,
+        )
+        self.job = TransferJob(target.kube, manifest)
+
+    def __enter__(self) -> "Batch":
+        self.job.__enter__()
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        self._delete_chunks()
+        self.job.__exit__(None, None, None)
+
+    def _delete_chunks(self) -> None:
+        # Now, not when the garbage collector gets to it: etcd is to hold two batches
+        # at most.
+        self.target.kube.delete_config_maps(f"{builders.BATCH_LABEL}={self.job.name}")
+
+    def fill(self, source: BinaryIO, chunks: list[tuple[int, int]], progress: Progress) -> None:
+        assert self.job.created is not None
+        owner = self.job.created
 
         def make(index: int, chunk: bytes) -> None:
-            body = builders.chunk_config_map(target.namespace, owner, index, chunk, transfer_id)
-            target.kube.create_config_map(body)
+            body = builders.chunk_config_map(
+                self.target.namespace, owner, index, chunk, self.transfer_id
+            )
+            self.target.kube.create_config_map(body)
             progress.advance(len(chunk))
 
-        try:
-            _each_chunk(source, chunks, make)
-            job.resume()
-            job.wait()
-        finally:
-            # Now, not when the garbage collector gets to it: the next batch's chunks
-            # may not join these in etcd.
-            target.kube.delete_config_maps(f"{builders.TRANSFER_LABEL}={transfer_id}")
+        _each_chunk(source, chunks, make)
+
+    def finish(self) -> None:
+        """Wait until the batch is written, then delete its chunks and Job."""
+        self.job.wait()
+        self._delete_chunks()
+        self.target.kube.delete_job(self.job.name)
 
 
 def _each_chunk(

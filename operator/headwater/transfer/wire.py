@@ -58,7 +58,8 @@ class SegmentHeader(BaseModel):
     sha256: str
 
 
-def print_inspection(inspection: Inspection, out: TextIO = sys.stdout) -> None:
+def print_inspection(inspection: Inspection, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     for artifact in inspection.artifacts:
         out.write(f"{ARTIFACT_MARK} {artifact.model_dump_json()}\n")
     for path, digest in inspection.files.items():
@@ -80,7 +81,8 @@ def read_inspection(log: str) -> Inspection:
     return Inspection(artifacts=artifacts, files=files)
 
 
-def print_segment(header: SegmentHeader, data: bytes, out: TextIO = sys.stdout) -> None:
+def print_segment(header: SegmentHeader, data: bytes, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     out.write(f"{SEGMENT_MARK} {header.model_dump_json()}\n")
     encoded = base64.b64encode(data).decode()
     for start in range(0, len(encoded), LINE):
