@@ -11,6 +11,7 @@ from rich.console import Console
 from headwater.api import Run, RunPhase
 from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE
 from headwater.cache_cli import cache
+from headwater.cli_cluster import dataset, outputs
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
@@ -351,3 +352,5 @@ def _quantities(text: str) -> dict[str, str]:
 
 
 main.add_command(cache)
+main.add_command(dataset)
+main.add_command(outputs)
