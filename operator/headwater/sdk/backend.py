@@ -82,8 +82,9 @@ class Backend(Protocol):
     def download(self, record: RunRecord, name: str | None, into: Path) -> list[Path]:
         """Output `name` (or all) into `into/<node>/<output>/`; the data files."""
 
-    def logs(self, record: RunRecord, node: str, attempt: int | None) -> LogChunk:
-        """What attempt `attempt` (the latest by default) of `node` printed."""
+    def logs(self, record: RunRecord, wanted: list[tuple[str, int | None]]) -> list[LogChunk]:
+        """What each (node, attempt) printed, the latest attempt for None: in one go,
+        since reading a store through Jobs costs a Job per call."""
 
     def follow(self, name: str, nodes: list[str] | None) -> Iterator[LogChunk]:
         """What the Run's nodes (or `nodes`) print, as they print it, until it ends."""

@@ -304,12 +304,15 @@ class LocalBackend:
 
     # Logs.
 
-    def logs(self, record: RunRecord, node: str, attempt: int | None) -> LogChunk:
-        try:
-            page = read_log(str(self.root), record.name, node, attempt)
-        except LogNotFound as missing:
-            raise NotFound(str(missing)) from None
-        return LogChunk(node, page.attempt, page.data.decode(errors="replace"))
+    def logs(self, record: RunRecord, wanted: list[tuple[str, int | None]]) -> list[LogChunk]:
+        chunks = []
+        for node, attempt in wanted:
+            try:
+                page = read_log(str(self.root), record.name, node, attempt)
+            except LogNotFound as missing:
+                raise NotFound(str(missing)) from None
+            chunks.append(LogChunk(node, page.attempt, page.data.decode(errors="replace")))
+        return chunks
 
     def follow(self, name: str, nodes: list[str] | None) -> Iterator[LogChunk]:
         """Reads each node's latest attempt from where it stopped, every half second,

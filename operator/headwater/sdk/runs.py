@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.api import NodePhase, Run, RunPhase, RunSpec, RunStatus
+from headwater.api import Run, RunPhase, RunSpec, RunStatus
 from headwater.artifacts import read_artifact
 from headwater.engine import TERMINAL_PHASES
 from headwater.sdk.backend import Backend, LogChunk, RunRecord, empty, generated_name
@@ -115,30 +115,49 @@ class RunHandle:
         record = self._read()
         status = record.run.status or RunStatus()
         if node is not None:
-            return self._node_log(record, status, node, attempt).text
-        chunks = [self._node_log(record, status, n, None) for n in _started(status)]
-        return "".join(_prefixed(chunk) for chunk in chunks)
+            (chunk,) = self._logs(record, status, [node], attempt)
+            return chunk.text
+        return "".join(_prefixed(c) for c in self._logs(record, status, _started(status), None))
 
-    def _node_log(
-        self, record: RunRecord, status: RunStatus, node: str, attempt: int | None
-    ) -> LogChunk:
-        state = status.nodes.get(node)
-        if state is None:
-            raise NotFound(f"run {self.name} has no node {node}{did_you_mean(node, status.nodes)}")
-        if state.reused_from:
-            earlier = self.backend.read_run(state.reused_from)
-            if earlier is None:
-                raise NotFound(f"node {node} reused run {state.reused_from}, which is gone")
-            return self.backend.logs(earlier, node, attempt)
-        if state.phase in (NodePhase.PENDING, NodePhase.SKIPPED) and not state.started_at:
-            raise NotFound(f"node {node} of run {self.name} has not run ({state.phase.value})")
-        return self.backend.logs(record, node, attempt)
+    def _logs(
+        self, record: RunRecord, status: RunStatus, nodes: list[str], attempt: int | None
+    ) -> list[LogChunk]:
+        """Each node's log in order; a reused node's from the Run it reused."""
+        sources: dict[str, RunRecord] = {}
+        for node in nodes:
+            state = status.nodes.get(node)
+            if state is None:
+                known = did_you_mean(node, status.nodes)
+                raise NotFound(f"run {self.name} has no node {node}{known}")
+            if state.reused_from:
+                earlier = self.backend.read_run(state.reused_from)
+                if earlier is None:
+                    raise NotFound(f"node {node} reused run {state.reused_from}, which is gone")
+                sources[node] = earlier
+            elif state.started_at is None:
+                raise NotFound(f"node {node} of run {self.name} has not run ({state.phase.value})")
+            else:
+                sources[node] = record
+        found: dict[str, LogChunk] = {}
+        for source in {id(r): r for r in sources.values()}.values():
+            wanted = [(n, attempt) for n in nodes if sources[n] is source]
+            found |= {c.node: c for c in self.backend.logs(source, wanted)}
+        return [found[node] for node in nodes]
 
     def follow_logs(self, node: str | None = None) -> Iterator[str]:
-        """Lines as the nodes print them, until the Run ends (`[node] ` before each when
-        no node is named)."""
+        """Lines (each ending in a newline) as the nodes print them, until the Run ends;
+        `[node] ` before each when no node is named."""
+        partial: dict[tuple[str, int], str] = {}
         for chunk in self.backend.follow(self.name, [node] if node else None):
-            yield chunk.text if node else _prefixed(chunk)
+            key = (chunk.node, chunk.attempt)
+            text = partial.pop(key, "") + chunk.text
+            whole, cut, rest = text.rpartition("\n")
+            if rest:
+                partial[key] = rest
+            if cut:
+                yield from _lines(LogChunk(chunk.node, chunk.attempt, whole + cut), node is None)
+        for (name, attempt), rest in partial.items():
+            yield from _lines(LogChunk(name, attempt, rest + "\n"), node is None)
 
     # Changes.
 
@@ -166,10 +185,14 @@ def _started(status: RunStatus) -> list[str]:
     return [n for n, s in status.nodes.items() if s.started_at is not None or s.reused_from]
 
 
+def _lines(chunk: LogChunk, prefixed: bool) -> Iterator[str]:
+    prefix = f"[{chunk.node}] " if prefixed else ""
+    for line in chunk.text.splitlines(keepends=True):
+        yield prefix + (line if line.endswith("\n") else line + "\n")
+
+
 def _prefixed(chunk: LogChunk) -> str:
-    prefix = f"[{chunk.node}] "
-    lines = chunk.text.splitlines(keepends=True)
-    return "".join(prefix + (line if line.endswith("\n") else line + "\n") for line in lines)
+    return "".join(_lines(chunk, prefixed=True))
 
 
 def run_spec(
