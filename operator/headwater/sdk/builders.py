@@ -4,6 +4,7 @@ of Nodes, bindings, and the YAML of it all. These are the models of `headwater.a
 and `to_yaml` writes what `kubectl apply` and `headwater run` read unchanged."""
 
 import ast
+import base64
 import importlib.util
 import re
 import sys
@@ -334,6 +335,26 @@ def manifests(objects: Iterable[object]) -> list[Manifest]:
                 )
         documents.append(_manifest(obj))
     return documents
+
+
+def key_values_manifest(kind: str, name: str, values: dict[str, bytes]) -> Manifest:
+    """A ConfigMap or Secret as applied: a Secret's data and a ConfigMap's binaryData
+    base64, a ConfigMap's UTF-8 values as text."""
+    document: Manifest = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
+    encoded = {key: base64.b64encode(value).decode() for key, value in values.items()}
+    if kind == "Secret":
+        return document | {"data": encoded}
+    text = {key: value.decode() for key, value in values.items() if _utf8(value)}
+    binary = {key: encoded[key] for key in values if key not in text}
+    return document | ({"data": text} if text else {}) | ({"binaryData": binary} if binary else {})
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _manifest(obj: object) -> Manifest:

@@ -12,7 +12,6 @@ Cancelled status. Relative Dataset URIs resolve against the workspace, which is 
 local store's root, as they resolve against the store's root in a cluster.
 """
 
-import base64
 import json
 import os
 import shutil
@@ -43,7 +42,7 @@ from headwater.logs import LogNotFound, attempts, read_log
 from headwater.manifests import ManifestError, Manifests, load_manifests
 from headwater.planning import output_uris
 from headwater.sdk.backend import CachedResult, LogChunk, Manifest, RunRecord
-from headwater.sdk.builders import manifests
+from headwater.sdk.builders import key_values_manifest, manifests
 from headwater.sdk.errors import HeadwaterError, InvalidManifests, NotFound
 from headwater.snapshot import Snapshot
 from headwater.suggest import did_you_mean
@@ -426,31 +425,11 @@ def _bundle(catalog: Manifests, run: Run) -> list[Manifest]:
         d.spec.source.secret_key_ref.name for d in datasets.values() if d.spec.source.secret_key_ref
     }
     for name in sorted(config_maps):
-        documents.append(_key_values("ConfigMap", name, catalog.config_maps[name]))
+        documents.append(key_values_manifest("ConfigMap", name, catalog.config_maps[name]))
     for name in sorted(secrets):
-        documents.append(_key_values("Secret", name, catalog.secrets[name]))
+        documents.append(key_values_manifest("Secret", name, catalog.secrets[name]))
     documents += manifests([*datasets.values(), *functions.values(), dataflow, run])
     return documents
-
-
-def _key_values(kind: str, name: str, values: dict[str, bytes]) -> Manifest:
-    """A ConfigMap or Secret as applied: a Secret's data and a ConfigMap's binaryData
-    base64, a ConfigMap's UTF-8 values as text."""
-    document: Manifest = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}
-    encoded = {key: base64.b64encode(value).decode() for key, value in values.items()}
-    if kind == "Secret":
-        return document | {"data": encoded}
-    text = {key: value.decode() for key, value in values.items() if _utf8(value)}
-    binary = {key: encoded[key] for key in values if key not in text}
-    return document | ({"data": text} if text else {}) | ({"binaryData": binary} if binary else {})
-
-
-def _utf8(value: bytes) -> bool:
-    try:
-        value.decode()
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _relative(uri: str, root: Path) -> str | None:
