@@ -259,6 +259,18 @@ def _waited(
     Console(stderr=True).print(f"run {handle.name} succeeded ({status.progress})", highlight=False)
 
 
+timeout_option = click.option(
+    "--timeout", type=float, help="Give up after this many seconds (exit 1)."
+)
+no_operator_option = click.option(
+    "--no-operator-after",
+    type=float,
+    default=NO_OPERATOR_SECONDS,
+    show_default=True,
+    help="Seconds a Run may have no status before it is reported unserved (exit 1).",
+)
+
+
 # list, get
 
 
@@ -302,11 +314,13 @@ def list_runs(
 @click.command()
 @click.argument("run")
 @output_option
+@no_operator_option
 @place_options
 @reported
 def get(
     run: str,
     form: str | None,
+    no_operator_after: float,
     namespace: str | None,
     context: str | None,
     local: bool,
@@ -323,7 +337,7 @@ def get(
         click.echo(found.metadata.name)
         return
     assert handle.record is not None
-    unserved = handle.backend.unserved(handle.record, NO_OPERATOR_SECONDS)
+    unserved = handle.backend.unserved(handle.record, no_operator_after)
     status = found.status or RunStatus()
     click.echo(_summary(found, status))
     if unserved is not None:
@@ -368,18 +382,6 @@ def _node_rows(status: RunStatus, wide: bool) -> list[list[str]]:
 
 
 # watch, wait
-
-
-timeout_option = click.option(
-    "--timeout", type=float, help="Give up after this many seconds (exit 1)."
-)
-no_operator_option = click.option(
-    "--no-operator-after",
-    type=float,
-    default=NO_OPERATOR_SECONDS,
-    show_default=True,
-    help="Seconds a Run may have no status before it is reported unserved (exit 1).",
-)
 
 
 @click.command()
