@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from headwater import api
-from headwater.api import Dataset, NodePhase, Run, RunPhase, RunStatus, now
+from headwater.api import Dataset, NodePhase, Run, RunPhase, RunStatus, now, set_condition
 from headwater.artifacts import ArtifactError, infer_format, is_local, layout
 from headwater.artifacts.store import META_FILE, read_meta
-from headwater.engine import TERMINAL_PHASES
+from headwater.engine import FINISHED, RUNNING, SUCCEEDED, TERMINAL_PHASES
 from headwater.graph import build_graph
 from headwater.kubeyaml import dump_all
 from headwater.local.check import check
@@ -188,29 +188,30 @@ class LocalBackend:
             return None
         status = self.workspace.read_status(name)
         if (status is None or status.phase not in TERMINAL_PHASES) and not self._driver_alive(name):
-            status = self._ended_without_status(name, status)
+            # Read again: the driver may have written its last status and exited since.
+            status = self._ended_without_status(name, self.workspace.read_status(name))
         return RunRecord(run.model_copy(update={"status": status}), _created(folder))
 
     def _ended_without_status(self, name: str, status: RunStatus | None) -> RunStatus | None:
         """The driver is gone and left no final status (killed, or stopped before its
         first step): say so in the status, once, so that every reader agrees."""
         folder = self.workspace.run_dir(name)
+        if status is not None and status.phase in TERMINAL_PHASES:
+            return status
         if not (folder / DRIVER).exists():
             return status  # a run `headwater run` made: what it left is all there is
         stopped = (folder / STOP_REQUESTED).exists()
         tail = _tail(folder / DRIVER_LOG)
         message = "stopped" if stopped else f"the local driver exited early: {tail or 'no output'}"
-        condition = api.Condition(
-            type="Succeeded",
-            status=api.ConditionStatus.FALSE,
-            reason="Stopped" if stopped else "DriverExited",
-            message=message,
-        )
         moment = now()
+        reason = "Stopped" if stopped else "DriverExited"
+        conditions = (status or RunStatus()).conditions
+        for kind, value in ((SUCCEEDED, False), (FINISHED, True), (RUNNING, False)):
+            conditions = set_condition(conditions, kind, value, reason, message, at=moment)
         ended = (status or RunStatus()).model_copy(
             update={
                 "phase": RunPhase.CANCELLED if stopped else RunPhase.FAILED,
-                "conditions": [condition],
+                "conditions": conditions,
                 "finished_at": moment,
                 "started_at": (status.started_at if status else None) or moment,
             }
