@@ -120,6 +120,12 @@ class Function(api.Function):
         code = CodeFile(config_map or resource_name(file.name), file.name, file.read_text())
         ref = {"configMapKeyRef": {"name": code.config_map, "key": code.key}}
         fn = getattr(module, definition.name)
+        if isinstance(fn, Function) and fn._callable is not None:
+            # Decorated with @headwater.function: its name, outputs and type stand.
+            name = name or fn.metadata.name
+            outputs = outputs if outputs is not None else fn.spec.outputs
+            type = type or fn.spec.type
+            fn = fn._callable
         built = cls._declared(fn, name, outputs, type, params, definition, ref)
         built._code_file = code
         built._callable = fn
