@@ -34,8 +34,8 @@ def test_run_verbs_in_a_namespace(
     function = hw_function("halve", HALVE, ["x", "delay"], ["half"])
     function["spec"]["params"][1]["default"] = 0
     flow = hw_dataflow("halves", [{"function": "halve", "inputs": ["x", "delay"]}])
-    manifests = tmp_path / "flow.json"
-    manifests.write_text("\n".join(json.dumps(d) for d in (function, flow)))
+    manifests = tmp_path / "flow.yaml"
+    manifests.write_text("\n---\n".join(json.dumps(d) for d in (function, flow)))
     ns = ["-n", namespace]
 
     submitted = cli(cluster, "submit", str(manifests), *ns, "-p", "x=9", "--name", "one", "--wait")
