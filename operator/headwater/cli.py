@@ -11,6 +11,10 @@ from rich.console import Console
 from headwater.api import Run, RunPhase
 from headwater.artifacts.published import DEFAULT_OPERATOR_NAMESPACE
 from headwater.cache_cli import cache
+from headwater.cli_cluster import dataset
+from headwater.cli_functions import function
+from headwater.cli_outputs import outputs
+from headwater.cli_runs import RUN_COMMANDS
 from headwater.controller.settings import DEFAULT_RUNNER_IMAGE, OperatorSettings, StoreSettings
 from headwater.crdgen import write_crds
 from headwater.local.check import check
@@ -350,4 +354,5 @@ def _quantities(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs}
 
 
-main.add_command(cache)
+for command in (*RUN_COMMANDS, outputs, dataset, function, cache):
+    main.add_command(command)

@@ -131,6 +131,15 @@ class KubectlDumper(yaml.SafeDumper):
         return theirs
 
 
+def _represent_text(dumper: KubectlDumper, text: str) -> yaml.ScalarNode:
+    # Code and other multi-line text as a literal block, as people write it (PyYAML
+    # falls back to quoting when a block cannot hold the text exactly).
+    return dumper.represent_scalar(STR, text, style="|" if "\n" in text else None)
+
+
+KubectlDumper.add_representer(str, _represent_text)
+
+
 def json_key(key: Any) -> str:
     """A map key as sigs.k8s.io/yaml writes it into JSON."""
     if isinstance(key, bool):

@@ -67,6 +67,7 @@ def build_task(
         storage_options=dict(storage_options or {}),
         result_path=result_path,
         fingerprint=fingerprint,
+        bookkeeping=layout.bookkeeping_dir(store_root, run_name, node_id),
     )
 
 

@@ -66,3 +66,6 @@ class Task(ApiModel):
     """fsspec options for the artifact store and dataset URLs (credentials, endpoints)."""
     result_path: str | None = None
     """Where to write the JSON result; the termination-message file in a cluster."""
+    bookkeeping: str | None = None
+    """The node's `.headwater` folder in the artifact store (a path or an fsspec URL),
+    where the runner keeps each attempt's log and record; None keeps neither."""

@@ -40,13 +40,22 @@ def bookkeeping_dir(root: str, run: str, node: str) -> str:
 
 def attempt_log(root: str, run: str, node: str, attempt: int) -> str:
     """What attempt `attempt` (from 1) of a node printed, stdout and stderr together."""
-    return join(bookkeeping_dir(root, run, node), f"attempt-{attempt}.log")
+    return join(bookkeeping_dir(root, run, node), attempt_log_name(attempt))
 
 
 def attempt_record(root: str, run: str, node: str, attempt: int) -> str:
     """The runner's full result of an attempt: the termination message is cut to fit
     4 KiB, this is not."""
-    return join(bookkeeping_dir(root, run, node), f"attempt-{attempt}.json")
+    return join(bookkeeping_dir(root, run, node), attempt_record_name(attempt))
+
+
+def attempt_log_name(attempt: int) -> str:
+    """The log's name inside the bookkeeping dir, for the runner, which is given that."""
+    return f"attempt-{attempt}.log"
+
+
+def attempt_record_name(attempt: int) -> str:
+    return f"attempt-{attempt}.json"
 
 
 def attempt_number(name: str) -> int | None:

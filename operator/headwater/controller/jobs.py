@@ -32,6 +32,56 @@ MAX_KEY = 253
 """The longest ConfigMap key."""
 
 
+# What every Pod headwater makes shares (node Jobs here, transfer Jobs in
+# headwater.transfer): the restricted Pod Security Standard, and the ways into the store.
+
+SCRATCH_VOLUME: Manifest = {"name": "tmp", "emptyDir": {}}
+SCRATCH_MOUNT: Manifest = {"name": "tmp", "mountPath": "/tmp"}
+"""The root filesystem is read-only; scratch space is an emptyDir at /tmp."""
+
+
+def restricted_container_security() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_USER,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def restricted_pod_spec(containers: list[Manifest], volumes: list[Manifest]) -> Manifest:
+    """A Pod that runs once, as uid 65532 under seccomp RuntimeDefault, with no
+    service-account token and no service links: what the restricted standard asks."""
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_USER,
+            "runAsGroup": NON_ROOT_USER,
+            "fsGroup": NON_ROOT_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+        "volumes": volumes,
+    }
+
+
+def store_claim(claim: str, mount_path: str) -> tuple[Manifest, Manifest]:
+    """The volume and mount of a namespace's store claim."""
+    return (
+        {"name": "store", "persistentVolumeClaim": {"claimName": claim}},
+        {"name": "store", "mountPath": mount_path},
+    )
+
+
+def store_env_from(secret: str) -> list[Manifest]:
+    """The object store's credentials: every key of the namespace's Secret."""
+    return [{"secretRef": {"name": secret}}]
+
+
 def code_key(function: str) -> str:
     """The key of a Function's source in the Run's snapshot ConfigMap (a Function's name
     may itself be 253 characters long)."""
@@ -73,17 +123,11 @@ def job_manifest(
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": NON_ROOT_USER,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_container_security(),
     }
     secret = settings.store.credentials_secret if settings.store.url else None
     if secret:
-        container["envFrom"] = [{"secretRef": {"name": secret}}]
+        container["envFrom"] = store_env_from(secret)
     spec: Manifest = {
         "backoffLimit": run.spec.retries,
         "podFailurePolicy": {
@@ -104,20 +148,7 @@ def job_manifest(
                 "labels": pod_labels,
                 "annotations": {TASK_ANNOTATION: json.dumps(task.to_wire(), sort_keys=True)},
             },
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": NON_ROOT_USER,
-                    "runAsGroup": NON_ROOT_USER,
-                    "fsGroup": NON_ROOT_USER,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [container],
-                "volumes": volumes,
-            },
+            "spec": restricted_pod_spec([container], volumes),
         },
     }
     if deadline_seconds is not None:
@@ -171,11 +202,11 @@ def _volumes(
                 ]
             },
         },
-        {"name": "tmp", "emptyDir": {}},
+        SCRATCH_VOLUME,
     ]
     mounts: list[Manifest] = [
         {"name": "task", "mountPath": TASK_DIR, "readOnly": True},
-        {"name": "tmp", "mountPath": "/tmp"},
+        SCRATCH_MOUNT,
     ]
     if function.code.module is None:
         key = code_key(function_name)
@@ -190,10 +221,9 @@ def _volumes(
         )
         mounts.append({"name": "code", "mountPath": CODE_DIR, "readOnly": True})
     if settings.store.url is None:
-        volumes.append(
-            {"name": "store", "persistentVolumeClaim": {"claimName": settings.store.pvc_name}}
-        )
-        mounts.append({"name": "store", "mountPath": STORE_MOUNT_PATH})
+        volume, mount = store_claim(settings.store.pvc_name, STORE_MOUNT_PATH)
+        volumes.append(volume)
+        mounts.append(mount)
     for index, (name, dataset) in enumerate(sorted(snapshot.datasets.items())):
         ref = dataset.config_map_key_ref or dataset.secret_key_ref
         if ref is None:

@@ -1,13 +1,15 @@
 """`python -m headwater.runner TASK_FILE`: run one node attempt, write the JSON result to
-the task's resultPath, and exit with the result's code (0 ok, 1 retry, 2 bad input)."""
+the task's resultPath, and exit with the result's code (0 ok, 1 retry, 2 bad input,
+143 stopped by SIGTERM)."""
 
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from headwater.runner.attempt import first_line, run_attempt
 from headwater.runner.errors import EXIT_BAD_INPUT, InvalidTask
 from headwater.runner.result import RunnerResult, write_result
-from headwater.runner.run import log, run_task
+from headwater.runner.run import log
 from headwater.runner.taskfile import parse_task, read_task_document
 
 USAGE = "usage: python -m headwater.runner TASK_FILE"
@@ -34,13 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidTask as error:
         result = RunnerResult(exit_code=error.exit_code, message=str(error))
         result_path = declared_result_path(document)
-    else:
-        result = run_task(task)
-        result_path = task.result_path
-    if result_path:
-        write_result(result, result_path)
-    log(f"exit {result.exit_code}: {result.message.splitlines()[0] if result.message else ''}")
-    return result.exit_code
+        if result_path:
+            write_result(result, result_path)
+        log(f"exit {result.exit_code}: {first_line(result.message)}")
+        return result.exit_code
+    return run_attempt(task).exit_code
 
 
 if __name__ == "__main__":

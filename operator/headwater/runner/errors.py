@@ -11,9 +11,14 @@ EXIT_BAD_INPUT = 2
 
 
 class RunnerError(Exception):
-    """A failure the runner understands; its message is what the user reads."""
+    """A failure the runner understands; its message is what the user reads, and
+    `traceback` the one printed on stderr for it, if any."""
 
     exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
 
 
 class FunctionRaised(RunnerError):

@@ -5,6 +5,7 @@ This is the only place user code is executed; the operator only ever parses it.
 
 import importlib
 import linecache
+import sys
 import traceback
 import types
 from collections.abc import Callable
@@ -13,6 +14,15 @@ from typing import Any
 
 from headwater.runner.errors import CodeUnusable
 from headwater.task import Task
+
+
+def print_traceback(error: BaseException, frames: types.TracebackType | None) -> str:
+    """Print the traceback on stderr, from `frames` on, and return it for the attempt's
+    record."""
+    text = "".join(traceback.format_exception(type(error), error, frames))
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    return text
 
 
 def last_lines(error: BaseException) -> str:
@@ -55,9 +65,9 @@ def module_from_source(code: str, node: str, filename: str | None = None) -> typ
         exec(compiled, module.__dict__)
     except Exception as error:
         # A module body that fails (a missing package, a bad constant) fails every attempt.
-        traceback.print_exception(error)
+        printed = print_traceback(error, error.__traceback__)
         message = failure_message(error, filename)
-        raise CodeUnusable(f"the function's code failed to load: {message}") from error
+        raise CodeUnusable(f"the function's code failed to load: {message}", printed) from error
     return module
 
 
@@ -65,8 +75,8 @@ def import_module(name: str) -> types.ModuleType:
     try:
         return importlib.import_module(name)
     except Exception as error:
-        traceback.print_exception(error)
-        raise CodeUnusable(f"cannot import module {name}: {last_lines(error)}") from error
+        printed = print_traceback(error, error.__traceback__)
+        raise CodeUnusable(f"cannot import module {name}: {last_lines(error)}", printed) from error
 
 
 def load_handler(task: Task) -> Callable[..., Any]:

@@ -1,9 +1,11 @@
 """Matching what the function returned to its declared outputs, and storing them."""
 
+import json
 from collections.abc import Mapping, Sequence
 
-from headwater.artifacts import ArtifactError, UnstorableValue, write_artifact
+from headwater.artifacts import ArtifactError, UnstorableValue, is_json_value, write_artifact
 from headwater.runner.errors import InvalidTask, OutputMismatch, OutputUnstorable, RunnerError
+from headwater.runner.result import VALUE_LIMIT_BYTES
 from headwater.task import Task
 
 
@@ -55,3 +57,31 @@ def write_outputs(task: Task, values: Mapping[str, object]) -> dict[str, str]:
             raise RunnerError(f"output {name}: {error}") from error
         written[name] = uri
     return written
+
+
+def within_value_limit(value: object) -> bool:
+    """Whether `value` is at most VALUE_LIMIT_BYTES as compact UTF-8 JSON, the way the
+    termination message carries it. Encoding stops as soon as the limit is passed, so an
+    output of a gigabyte costs no more than one of a kilobyte."""
+    if isinstance(value, str) and len(value) > VALUE_LIMIT_BYTES:
+        return False
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    size = 0
+    try:
+        for chunk in encoder.iterencode(value):
+            size += len(chunk.encode())
+            if size > VALUE_LIMIT_BYTES:
+                return False
+    except (TypeError, ValueError, RecursionError):  # not JSON at all
+        return False
+    return True
+
+
+def small_values(values: Mapping[str, object]) -> dict[str, object]:
+    """The outputs a Run's status can show as they are: plain JSON, at most
+    VALUE_LIMIT_BYTES each (checked first: it is bounded, the JSON check is not)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if within_value_limit(value) and is_json_value(value)
+    }

@@ -33,26 +33,31 @@ class RunnerResult(ApiModel):
     VALUE_LIMIT_BYTES each), so that a Run's status shows them without a download."""
     duration_seconds: float = 0.0
     """Wall-clock time of the attempt."""
+    traceback: str | None = None
+    """The whole traceback, when the attempt ended with one. Kept in the attempt's record
+    in the store; the termination message leaves it out (the log has it too)."""
 
     def to_json(self, limit_bytes: int = RESULT_LIMIT_BYTES) -> str:
         """Compact camelCase JSON no longer than `limit_bytes`: the message is cut first;
         if output URIs alone overflow, they are dropped (the executor knows where it asked
         outputs to go) and the message says so."""
-        bounded = self.model_copy(update={"message": truncate(self.message, MESSAGE_LIMIT_BYTES)})
-        text = bounded.model_dump_json(by_alias=True)
+        bounded = self.model_copy(
+            update={"message": truncate(self.message, MESSAGE_LIMIT_BYTES), "traceback": None}
+        )
+        text = bounded.model_dump_json(by_alias=True, exclude_none=True)
         if len(text.encode()) <= limit_bytes:
             return text
         # Values are a convenience (they are in the store too): they go before the URIs.
         bounded = bounded.model_copy(update={"values": {}})
-        text = bounded.model_dump_json(by_alias=True)
+        text = bounded.model_dump_json(by_alias=True, exclude_none=True)
         if len(text.encode()) <= limit_bytes:
             return text
         budget = MESSAGE_LIMIT_BYTES
         while True:
             # JSON escaping can lengthen a message, so shrink until the whole fits.
             message = truncate(self.message, budget) + OUTPUTS_OMITTED
-            shrunk = self.model_copy(update={"message": message, "outputs": {}})
-            text = shrunk.model_dump_json(by_alias=True)
+            shrunk = bounded.model_copy(update={"message": message, "outputs": {}})
+            text = shrunk.model_dump_json(by_alias=True, exclude_none=True)
             if len(text.encode()) <= limit_bytes or budget == 0:
                 return text
             budget //= 2

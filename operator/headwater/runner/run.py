@@ -6,16 +6,15 @@ import os
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from headwater.runner.errors import EXIT_FAILURE, EXIT_SUCCESS, FunctionRaised, RunnerError
-from headwater.runner.handler import failure_message, last_lines, load_handler
+from headwater.runner.handler import failure_message, last_lines, load_handler, print_traceback
 from headwater.runner.inputs import resolve_inputs
-from headwater.runner.outputs import check_output_uris, split_outputs, write_outputs
+from headwater.runner.outputs import check_output_uris, small_values, split_outputs, write_outputs
 from headwater.runner.result import RunnerResult
 from headwater.task import Task
 
@@ -35,11 +34,10 @@ def call_handler(handler: Callable[..., Any], arguments: dict[str, object]) -> o
             returned = asyncio.run(_awaited(returned))
         return returned
     except (Exception, SystemExit) as error:
-        traceback.print_exception(type(error), error, _user_frames(error.__traceback__))
-        sys.stderr.flush()
+        printed = print_traceback(error, _user_frames(error.__traceback__))
         code = getattr(handler, "__code__", None)
         filename = code.co_filename if code is not None else ""
-        raise FunctionRaised(failure_message(error, filename)) from error
+        raise FunctionRaised(failure_message(error, filename), printed) from error
 
 
 async def _awaited(awaitable: Awaitable[object]) -> object:
@@ -55,8 +53,9 @@ def _user_frames(frames: TracebackType | None) -> TracebackType | None:
     return frames
 
 
-def execute(task: Task) -> dict[str, str]:
-    """Run the node; returns declared output name → URI. Raises RunnerError subclasses."""
+def execute(task: Task) -> tuple[dict[str, str], dict[str, object]]:
+    """Run the node; returns declared output name → URI, and the outputs small enough to
+    report as values. Raises RunnerError subclasses."""
     check_output_uris(task)
     log(f"loading handler {task.handler} of node {task.node}")
     handler = load_handler(task)
@@ -68,26 +67,25 @@ def execute(task: Task) -> dict[str, str]:
         returned = call_handler(handler, arguments)
     values = split_outputs(returned, task.output_names)
     log(f"writing {len(values)} outputs")
-    return write_outputs(task, values)
+    return write_outputs(task, values), small_values(values)
 
 
 def run_task(task: Task) -> RunnerResult:
     """Run one node attempt and report it; never raises for a failure of the node."""
     started = time.monotonic()
 
-    def finish(exit_code: int, message: str, outputs: dict[str, str] | None = None) -> RunnerResult:
+    def finish(exit_code: int, message: str, **fields: Any) -> RunnerResult:
+        duration = round(time.monotonic() - started, 3)
         return RunnerResult(
-            exit_code=exit_code,
-            message=message,
-            outputs=outputs or {},
-            duration_seconds=round(time.monotonic() - started, 3),
+            exit_code=exit_code, message=message, duration_seconds=duration, **fields
         )
 
     try:
-        outputs = execute(task)
+        outputs, values = execute(task)
     except RunnerError as error:
-        return finish(error.exit_code, str(error))
+        return finish(error.exit_code, str(error), traceback=error.traceback)
     except Exception as error:  # a runner bug or an unexpected I/O error: retry may help
-        traceback.print_exception(error)
-        return finish(EXIT_FAILURE, f"runner error: {last_lines(error)}")
-    return finish(EXIT_SUCCESS, f"succeeded; wrote {len(outputs)} outputs", outputs)
+        printed = print_traceback(error, error.__traceback__)
+        return finish(EXIT_FAILURE, f"runner error: {last_lines(error)}", traceback=printed)
+    message = f"succeeded; wrote {len(outputs)} outputs"
+    return finish(EXIT_SUCCESS, message, outputs=outputs, values=values)

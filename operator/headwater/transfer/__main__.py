@@ -1,0 +1,5 @@
+import sys
+
+from headwater.transfer.incluster import main
+
+sys.exit(main())
