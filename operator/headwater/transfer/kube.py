@@ -165,6 +165,11 @@ class NamespaceApi:
             raise
 
     @refusals
+    def jobs(self, selector: str) -> list[Manifest]:
+        found = self.batch.list_namespaced_job(self.namespace, label_selector=selector)
+        return [self._plain(job) for job in found.items]
+
+    @refusals
     def delete_job(self, name: str) -> None:
         """Background propagation: its Pods and the ConfigMaps it owns go too."""
         try:
