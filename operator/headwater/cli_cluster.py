@@ -73,7 +73,7 @@ def cluster_command(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except TransferError as error:
-            console.print(f"[red]error[/red] {escape(str(error))}", highlight=False)
+            console.print(f"[red]error[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise SystemExit(EXIT_FAILED) from None
         except KeyboardInterrupt:
             console.print("interrupted: nothing was changed, transfer Jobs deleted")

@@ -16,10 +16,13 @@ Fixtures:
   object_store  the cluster's SeaweedFS S3 store (DIR/s3.json): env() gives the AWS_*
              variables a client needs, url() an s3:// URL in its bucket,
              create_secret() puts them into a namespace for a Job's envFrom.
+  operator_on_object_store(cluster, object_store, operator_process)  a context: an
+             operator on that store in place of the shared one, for a module's tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -568,3 +571,35 @@ def object_store(cluster: Cluster) -> ObjectStore:
     return ObjectStore(
         raw["endpoint"], raw["region"], raw["accessKey"], raw["secretKey"], raw["bucket"]
     )
+
+
+@contextlib.contextmanager
+def operator_on_object_store(
+    cluster: Cluster, object_store: ObjectStore, shared: Operator
+) -> Iterator[tuple[Operator, str]]:
+    """An operator on the cluster's object store (`--store-url s3://headwater/<fresh
+    prefix>`, credentials from each namespace's Secret `headwater-s3`) in place of the
+    shared one, which is stopped meanwhile and started again by the next test that asks
+    for `operator`. Yields it and its store URL. Its own environment holds the store's
+    credentials too: it probes Datasets with them."""
+
+    class WithStoreCredentials(type(cluster)):  # type: ignore[misc]
+        def env(self) -> dict[str, str]:
+            return {**super().env(), **object_store.env()}
+
+    url = object_store.url("stores", uuid.uuid4().hex[:8])
+    credentialed = WithStoreCredentials(cluster.kubeconfig, cluster.dir, cluster.bin_dir)
+    on_store = Operator(
+        credentialed,
+        shared.log_path,
+        "--store-url",
+        url,
+        "--store-credentials-secret",
+        "headwater-s3",
+    )
+    shared.stop()
+    try:
+        on_store.start()
+        yield on_store, url
+    finally:
+        on_store.stop()

@@ -337,3 +337,23 @@ def test_the_secrets_variables_become_s3fs_options() -> None:
         "client_kwargs": {"region_name": "r"},
     }
     assert s3_options({"AWS_ENDPOINT_URL_S3": "a", "AWS_ENDPOINT_URL": "b"})["endpoint_url"] == "a"
+
+
+def test_only_old_suspended_transfer_jobs_count_as_orphans() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from headwater.transfer.jobrun import ORPHAN_SECONDS, orphans
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    old = (now - timedelta(seconds=ORPHAN_SECONDS + 1)).isoformat()
+    young = (now - timedelta(seconds=ORPHAN_SECONDS - 1)).isoformat()
+
+    def job(name: str, created: str, suspend: bool) -> dict[str, object]:
+        return {
+            "metadata": {"name": name, "creationTimestamp": created},
+            "spec": {"suspend": suspend},
+        }
+
+    jobs = [job("a", old, True), job("b", young, True), job("c", old, False)]
+    assert orphans(jobs, now) == ["a"]
+    assert orphans([job("z", "2025-12-31T23:00:00Z", True)], now) == ["z"]

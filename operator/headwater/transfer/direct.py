@@ -35,17 +35,23 @@ class DirectStore:
             ) from None
 
     def push(self, local: Path, dataset: str, digest: Digest, progress: Progress) -> None:
-        """Upload `local` as datasets/<dataset>/<its name>, verified before the rename."""
+        """Upload `local` as datasets/<dataset>/<its name>, verified before the rename.
+        The upload is an fsspec transaction: on an error or Ctrl-C it is aborted (a
+        multipart upload, which no listing shows), not completed half-way."""
         directory = dataset_dir(self.root, dataset)
         temp = temp_file(directory, uuid.uuid4().hex[:10], local.name)
         progress.start(digest.size)
         with self._reaching():
             sweep_stale(self.filesystem, directory)
+            with (
+                self.filesystem.transaction,
+                local.open("rb") as source,
+                self.filesystem.open(temp, "wb", block_size=BLOCK) as target,
+            ):
+                while block := source.read(BLOCK):
+                    target.write(block)
+                    progress.advance(len(block))
             try:
-                with local.open("rb") as source, self.filesystem.open(temp, "wb") as target:
-                    while block := source.read(BLOCK):
-                        target.write(block)
-                        progress.advance(len(block))
                 # Read back what the store holds: the sha256 is of the stored bytes.
                 commit(self.filesystem, temp, join(directory, local.name), digest)
             except BaseException:
@@ -53,7 +59,7 @@ class DirectStore:
                 raise
 
     def _forget(self, temp: str) -> None:
-        # Never written, or the store is out of reach: a later push sweeps it.
+        # The store is out of reach: a later push sweeps the file.
         with suppress(OSError):
             self.filesystem.rm_file(temp)
 

@@ -18,9 +18,17 @@ FILES_PER_JOB = 100
 """A download Job's plan travels in its arguments; this keeps them small."""
 
 
+def _no_claim(target: Target) -> bool:
+    """A PVC store whose claim was never made holds nothing: no Pod could mount it."""
+    store = target.store
+    return store.kind == "pvc" and not target.kube.has_claim(store.claim or "")
+
+
 def inspect_via_job(
     target: Target, subject: str, transfer_id: str, artifact_globs: list[str], files: list[str]
 ) -> Inspection:
+    if _no_claim(target):
+        return Inspection(files=dict.fromkeys(files))
     args = ["inspect", "--root", target.root]
     for pattern in artifact_globs:
         args += ["--artifacts", pattern]
@@ -53,6 +61,11 @@ def fetch_via_jobs(
 ) -> list[Digest]:
     """Download each (store path, expected digest, destination); the digests found.
     A file whose size is not known yet is inspected first."""
+    if items and _no_claim(target):
+        raise TransferFailed(
+            f"{items[0][0]}: no such file in the artifact store: namespace {target.namespace}"
+            f" has no claim {target.store.claim} yet (nothing was pushed, no Run started)"
+        )
     unknown = [path for path, digest, _ in items if digest is None]
     known: dict[str, Digest | None] = {}
     if unknown:

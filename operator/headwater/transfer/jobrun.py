@@ -1,22 +1,30 @@
 """One transfer Job from creation to deletion. It is always deleted on the way out —
 success, failure, Ctrl-C, SIGTERM — with Background propagation, so its Pods and the
-ConfigMaps it owns go too; `ttlSecondsAfterFinished` is the net when the client is
-killed outright. While it runs, a Pod that cannot start is reported with the reason
-the cluster gives (Unschedulable, a FailedMount, an image pull) instead of a hang."""
+ConfigMaps it owns go too. When the client is killed outright (SIGKILL, a lost
+machine), `ttlSecondsAfterFinished` removes a Job that ran; one left suspended (an
+upload killed while it sent chunks) never finishes, so the next upload into the
+namespace deletes it once it is ORPHAN_SECONDS old. While a Job runs, a Pod that cannot
+start is reported with the reason the cluster gives (Unschedulable, a FailedMount, an
+image pull) instead of a hang."""
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from headwater.transfer.builders import CONTAINER
+from headwater.transfer.builders import CONTAINER, MANAGER
 from headwater.transfer.errors import TransferFailed
 from headwater.transfer.kube import Manifest, NamespaceApi
 
 POLL_SECONDS = 0.2
 START_TIMEOUT_SECONDS = 120.0
+ORPHAN_SECONDS = 600.0
+"""A suspended transfer Job this old lost its client: no upload takes that long to
+send one batch."""
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 
+TRANSFER_SELECTOR = f"app.kubernetes.io/component=transfer,app.kubernetes.io/managed-by={MANAGER}"
 PodHandler = Callable[[int, str], None]
 """Called once per completion index with the log of its Pod that succeeded."""
 
@@ -48,6 +56,23 @@ def _terminated_message(pod: Manifest) -> str:
             text = (terminated.get("message") or "").strip()
             return text.splitlines()[-1] if text else f"exit code {terminated.get('exitCode')}"
     return (pod.get("status") or {}).get("message") or "no message"
+
+
+def orphans(jobs: list[Manifest], now: datetime) -> list[str]:
+    """The transfer Jobs that a killed client left suspended."""
+    found = []
+    for job in jobs:
+        created = datetime.fromisoformat(str(job["metadata"]["creationTimestamp"]))
+        if (job.get("spec") or {}).get("suspend") and (
+            (now - created).total_seconds() > ORPHAN_SECONDS
+        ):
+            found.append(str(job["metadata"]["name"]))
+    return found
+
+
+def delete_orphans(kube: NamespaceApi) -> None:
+    for name in orphans(kube.jobs(TRANSFER_SELECTOR), datetime.now(UTC)):
+        kube.delete_job(name)
 
 
 class TransferJob:

@@ -119,16 +119,20 @@ class NamespaceApi:
         self.core.delete_collection_namespaced_config_map(self.namespace, label_selector=selector)
 
     @refusals
+    def has_claim(self, name: str) -> bool:
+        try:
+            self.core.read_namespaced_persistent_volume_claim(name, self.namespace)
+        except ApiException as error:
+            if _absent(error):
+                return False
+            raise
+        return True
+
+    @refusals
     def ensure_claim(self, body: Manifest) -> bool:
         """Create the claim unless it exists; True when this call made it."""
-        try:
-            self.core.read_namespaced_persistent_volume_claim(
-                body["metadata"]["name"], self.namespace
-            )
+        if self.has_claim(body["metadata"]["name"]):
             return False
-        except ApiException as error:
-            if not _absent(error):
-                raise
         try:
             self.core.create_namespaced_persistent_volume_claim(self.namespace, body)
         except ApiException as error:
@@ -163,6 +167,11 @@ class NamespaceApi:
             if _absent(error):
                 return None
             raise
+
+    @refusals
+    def jobs(self, selector: str) -> list[Manifest]:
+        found = self.batch.list_namespaced_job(self.namespace, label_selector=selector)
+        return [self._plain(job) for job in found.items]
 
     @refusals
     def delete_job(self, name: str) -> None:

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from headwater.transfer import builders
 from headwater.transfer.discovery import Target
 from headwater.transfer.errors import TooLarge
-from headwater.transfer.jobrun import TransferJob
+from headwater.transfer.jobrun import TransferJob, delete_orphans
 from headwater.transfer.model import Digest, Progress
 
 CHUNK_WRITERS = 4
@@ -44,6 +44,7 @@ def push_via_jobs(
     plan = builders.batches(digest.size)
     if target.store.kind == "pvc":
         target.kube.ensure_claim(builders.claim(target.store, target.namespace))
+    delete_orphans(target.kube)
     progress.start(digest.size)
     with local.open("rb") as source, ExitStack() as batches:
         previous: Batch | None = None
