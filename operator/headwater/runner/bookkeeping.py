@@ -27,7 +27,7 @@ from headwater.api.base import now
 from headwater.artifacts import layout
 from headwater.artifacts.urls import is_local, local_path, open_filesystem
 from headwater.runner.record import AttemptRecord
-from headwater.runner.result import RunnerResult
+from headwater.runner.result import RunnerResult, truncate
 from headwater.runner.spool import Spool
 
 FIRST_UPLOAD_SECONDS = 1.0
@@ -35,6 +35,9 @@ UPLOAD_INTERVAL_SECONDS = 5.0
 FINAL_UPLOAD_SECONDS = 20.0
 """The most the end of an attempt waits for the store, inside Kubernetes' default
 30-second grace period after SIGTERM."""
+RECORD_TEXT_BYTES = 2**20
+"""The most of a result's message and of its traceback a record keeps: whole in any
+sensible case, bounded when an exception's text is not."""
 FINISH = b"\0"
 """What `finish` sends the thread; signal numbers arrive on the same socket."""
 
@@ -153,8 +156,14 @@ class Recorder:
         self._write_soon()
 
     def set_result(self, result: RunnerResult) -> None:
+        bounded = result.model_copy(
+            update={
+                "message": truncate(result.message, RECORD_TEXT_BYTES),
+                "traceback": result.traceback and truncate(result.traceback, RECORD_TEXT_BYTES),
+            }
+        )
         with self.lock:
-            self.record = self.record.model_copy(update={"result": result, "finished_at": now()})
+            self.record = self.record.model_copy(update={"result": bounded, "finished_at": now()})
 
     def finish(self, result: RunnerResult) -> None:
         """The last write, with the attempt's result, once the tee has stopped; an object
