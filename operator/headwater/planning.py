@@ -38,10 +38,12 @@ def build_task(
     storage_options: dict[str, Any] | None = None,
     graph: Graph | None = None,
     fingerprint: str | None = None,
+    attempt_logs: bool = True,
 ) -> Task:
     """The Task for `node_id`: its function's parameters in order, each with its source
-    (an upstream artifact, a bound dataset or value, or the default), and where to
-    write each declared output. Pass the snapshot's `graph` when planning many nodes."""
+    (an upstream artifact, a bound dataset or value, or the default), where to write
+    each declared output and, with `attempt_logs`, each attempt's log and record. Pass
+    the snapshot's `graph` when planning many nodes."""
     graph = graph or build_graph(snapshot.dataflow, snapshot.functions)
     node = graph.nodes[node_id]
     function = snapshot.functions[node.function]
@@ -67,7 +69,7 @@ def build_task(
         storage_options=dict(storage_options or {}),
         result_path=result_path,
         fingerprint=fingerprint,
-        bookkeeping=layout.bookkeeping_dir(store_root, run_name, node_id),
+        bookkeeping=layout.bookkeeping_dir(store_root, run_name, node_id) if attempt_logs else None,
     )
 
 

@@ -150,6 +150,9 @@ def _start(
         result_path=str(result_file),
         graph=graph,
         fingerprint=found.digest if isinstance(found := prints[node], Fingerprint) else None,
+        # node.log keeps every attempt's output already; a copy in the store would cost
+        # each node a third more CPU (README, "Logs").
+        attempt_logs=False,
     )
     task_file = folder / "task.json"
     task_file.write_text(json.dumps(task.to_wire(), indent=2))

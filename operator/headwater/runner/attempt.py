@@ -29,39 +29,43 @@ def run_attempt(task: Task) -> RunnerResult:
     # as they happen, instead of 8 KiB at a time.
     with contextlib.suppress(AttributeError, ValueError):  # replaced or closed by an embedder
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    stopper = Stopper()
-    with stopper.installed():
-        if task.bookkeeping is None:
+    if task.bookkeeping is None:
+        stopper = Stopper()
+        with stopper.installed():
             result = logged(task, stopper)
-        else:
-            result = recorded(task, task.bookkeeping, stopper)
+    else:
+        result = recorded(task, task.bookkeeping)
     if task.result_path:
         write_result(result, task.result_path)
     return result
 
 
-def recorded(task: Task, bookkeeping: str, stopper: Stopper) -> RunnerResult:
+def recorded(task: Task, bookkeeping: str) -> RunnerResult:
     """The attempt with its output copied into a spool and on to the store."""
     spool = Spool()
-    tee = Tee(spool)
-    tee.start()
-    recorder = Recorder(task.run, task.node, bookkeeping, dict(task.storage_options), spool)
 
     def on_sigterm() -> None:
-        # From the signal's own thread: the store and the executor hear of the stop even
-        # if the function holds the main thread until SIGKILL.
-        recorder.stopping(stopped())
+        # At once, from the tee's thread: the store and the executor hear of the stop
+        # even if the function holds the main thread until SIGKILL.
+        recorder.set_result(stopped())
         if task.result_path:
             write_result(stopped(), task.result_path)
 
-    stopper.on_signal(on_sigterm)
+    recorder = Recorder(
+        task.run, task.node, bookkeeping, dict(task.storage_options), spool, on_sigterm
+    )
+    tee = Tee(spool, recorder)
+    tee.start()
+    stopper = Stopper()
     result = INTERRUPTED
-    try:
-        result = logged(task, stopper)
-    finally:
-        tee.stop()
-        recorder.finish(result)
-        spool.close()
+    with stopper.installed(recorder.signal_fd):
+        try:
+            result = logged(task, stopper)
+        finally:
+            tee.stop()
+            recorder.finish(result)
+    recorder.close()
+    spool.close()
     return result
 
 
@@ -93,9 +97,8 @@ def where_stopped(stop: Stopped) -> str:
     function was."""
     frames = traceback.extract_tb(stop.__traceback__)
     theirs = [frame for frame in frames if not frame.filename.startswith(RUNNER_DIR)]
-    return f"{STOPPED_MESSAGE} in (most recent call last):\n" + "".join(
-        traceback.format_list(theirs)
-    )
+    listing = "".join(traceback.format_list(theirs))
+    return f"{STOPPED_MESSAGE} in (most recent call last):\n{listing}"
 
 
 def first_line(message: str) -> str:

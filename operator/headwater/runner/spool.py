@@ -3,9 +3,11 @@
 A node that prints gigabytes must fill neither the Pod's /tmp nor the store: the spool
 keeps two segment files of at most `limit` bytes each and, when the newer one is full,
 drops the older. What it hands out is the last `limit` bytes (from the start of a line),
-headed by a line that says how much came before.
+headed by a line that says how much came before. The first MEMORY_BYTES stay in memory:
+most nodes print less, and never create a file.
 """
 
+import io
 import os
 import re
 import tempfile
@@ -15,6 +17,7 @@ from typing import IO
 
 LOG_LIMIT_BYTES = 8 * 2**20
 """The most of an attempt's output a stored log holds: the last 8 MiB."""
+MEMORY_BYTES = 64 * 2**10
 HEADER = (
     "headwater: the first {dropped} bytes of this attempt's output were dropped"
     " (a stored log keeps the last {limit} bytes)\n"
@@ -51,7 +54,8 @@ class Spool:
         self.limit = limit
         self.lock = threading.Lock()
         self.written = 0
-        self.current = self._segment()
+        self.current: IO[bytes] = io.BytesIO()
+        self.in_memory = True
         self.current_size = 0
         self.previous: IO[bytes] | None = None
 
@@ -63,6 +67,8 @@ class Spool:
 
     def append(self, data: bytes) -> None:
         with self.lock:
+            if self.in_memory and self.current_size + len(data) > min(MEMORY_BYTES, self.limit):
+                self._spill()
             self.written += len(data)
             view = memoryview(data)
             while view:
@@ -72,6 +78,11 @@ class Spool:
                 view = view[room:]
                 if self.current_size == self.limit:
                     self._rotate()
+
+    def _spill(self) -> None:
+        segment = self._segment()
+        segment.write(self.current.getbuffer())  # type: ignore[attr-defined]
+        self.current, self.in_memory = segment, False
 
     def _rotate(self) -> None:
         if self.previous is not None:

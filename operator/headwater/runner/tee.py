@@ -5,9 +5,10 @@ it still reaches the original files (the container log, the local node.log).
 fds 1 and 2 are pointed at pipes that one thread drains into both. They share one pipe
 when they point at the same file (a local node.log, the test agent's log), so the copy
 keeps the exact order of what was written; otherwise (a container runtime's two
-streams) each has its own pipe and the copy interleaves them as they arrive, as the
-runtime's own log does. A process that inherited the fds and outlives the runner loses
-what it writes after `stop`.
+streams) each has its own pipe and the copy interleaves them line by line as they
+arrive, as the runtime's own log does (a line without its end yet waits, up to
+PARTIAL_LINE_BYTES or the next store write). A process that inherited the fds and
+outlives the runner loses what it writes after `stop`.
 """
 
 import contextlib
@@ -16,11 +17,13 @@ import select
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from headwater.runner.spool import Spool
 
 STDIO = (1, 2)
 READ_SIZE = 1 << 16
+PARTIAL_LINE_BYTES = 1 << 16
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Route:
     fds: tuple[int, ...]
     passing_on: bool = True
     """False once writing to `original` failed (its reader went away)."""
+    partial: bytes = b""
+    """The start of a line not yet ended, kept back when streams interleave."""
 
 
 def destinations(fds: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -56,12 +61,28 @@ def flush_stdio() -> None:
             stream.flush()
 
 
+class Ticker(Protocol):
+    """Work the pump thread does between reads: on a timer, and when `wake_fd` (a signal
+    wake-up fd) has news."""
+
+    @property
+    def wake_fd(self) -> int: ...
+
+    def on_wake(self, data: bytes) -> None: ...
+
+    def next_tick(self) -> float:
+        """Seconds until `tick` is due."""
+
+    def tick(self) -> None: ...
+
+
 class Tee:
     """`start()` redirects fds 1 and 2, `stop()` puts them back after draining what was
-    written before it."""
+    written before it. One thread does the copying, and the `ticker`'s work."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, ticker: Ticker | None = None) -> None:
         self.spool = spool
+        self.ticker = ticker
         self.routes: list[Route] = []
         self.wake_read, self.wake_write = os.pipe()
         self.thread = threading.Thread(target=self._pump, name="headwater-tee", daemon=True)
@@ -96,27 +117,41 @@ class Tee:
 
     def _pump(self) -> None:
         by_fd = {route.read: route for route in self.routes}
+        ticker_fd = self.ticker.wake_fd if self.ticker is not None else None
         poller = select.poll()
-        for fd in (*by_fd, self.wake_read):
+        for fd in (*by_fd, self.wake_read, *([ticker_fd] if ticker_fd is not None else [])):
             poller.register(fd, select.POLLIN)
         stopping = False
-        while by_fd:
+        while True:
             # Once stop() is called every write end here is back on its file: drain what
             # the pipes hold, without waiting for writers that may never close theirs.
-            events = poller.poll(0 if stopping else None)
-            if not events and stopping:
+            events = poller.poll(0 if stopping else self._timeout_ms())
+            if stopping and not events:
+                self._flush_partial_lines()
                 return
             for fd, _ in events:
                 if fd == self.wake_read:
                     stopping = True
                     poller.unregister(fd)
-                    continue
-                data = os.read(fd, READ_SIZE)
-                if not data:
+                elif fd == ticker_fd and self.ticker is not None:
+                    self._flush_partial_lines()
+                    self.ticker.on_wake(os.read(fd, 64))
+                elif data := os.read(fd, READ_SIZE):
+                    self._deliver(by_fd[fd], data)
+                else:
                     poller.unregister(fd)
                     del by_fd[fd]
-                    continue
-                self._deliver(by_fd[fd], data)
+            if stopping and not by_fd:
+                self._flush_partial_lines()
+                return
+            if not stopping and self.ticker is not None and self.ticker.next_tick() <= 0:
+                self._flush_partial_lines()
+                self.ticker.tick()
+
+    def _timeout_ms(self) -> int | None:
+        if self.ticker is None:
+            return None
+        return max(int(self.ticker.next_tick() * 1000) + 1, 0)
 
     def _deliver(self, route: Route, data: bytes) -> None:
         if route.original is not None and route.passing_on:
@@ -124,7 +159,22 @@ class Tee:
                 _write_all(route.original, data)
             except OSError:  # the reader of the original went away; keep the copy going
                 route.passing_on = False
-        self.spool.append(data)
+        if len(self.routes) == 1:
+            self.spool.append(data)
+            return
+        data = route.partial + data
+        end = data.rfind(b"\n") + 1
+        if len(data) - end > PARTIAL_LINE_BYTES:
+            end = len(data)
+        route.partial = data[end:]
+        if end:
+            self.spool.append(data[:end])
+
+    def _flush_partial_lines(self) -> None:
+        for route in self.routes:
+            if route.partial:
+                self.spool.append(route.partial)
+                route.partial = b""
 
 
 def _is_open(fd: int) -> bool:
