@@ -185,6 +185,9 @@ def _key_value_objects(manifests: Manifests) -> list[dict[str, Any]]:
 @click.option("--name", help="The Run's name; default: the manifest's, or <dataflow>-xxxxx.")
 @click.option("-p", "--param", "params", multiple=True, help="NAME=VALUE, VALUE as JSON or text.")
 @click.option("--dataset", "datasets", multiple=True, help="NAME=DATASET: bind a Dataset.")
+@click.option("--retries", type=click.IntRange(0, 9), help="Retries per node (spec.retries).")
+@click.option("--env", "env", multiple=True, help="NAME=VALUE for every node (spec.env).")
+@click.option("--cache/--no-cache", default=None, help="Reuse cached results (spec.cache).")
 @click.option(
     "--wait", "wait_for", is_flag=True, help="Wait for the end; exit 1 unless it succeeds."
 )
@@ -197,6 +200,9 @@ def submit(
     name: str | None,
     params: tuple[str, ...],
     datasets: tuple[str, ...],
+    retries: int | None,
+    env: tuple[str, ...],
+    cache: bool | None,
     wait_for: bool,
     watch: bool,
     form: str | None,
@@ -206,7 +212,8 @@ def submit(
     workdir: Path,
 ) -> None:
     """Apply the manifests in PATH… and start their Run — or, when they hold none, a new
-    Run of their one Dataflow. -p and --dataset bind (or rebind) its free inputs."""
+    Run of their one Dataflow. -p and --dataset bind (or rebind) its free inputs;
+    --retries, --env and --cache set (or override) the Run's own."""
     from headwater.sdk import InvalidManifests
 
     try:
@@ -225,13 +232,16 @@ def submit(
         console.print(escape(line), highlight=False)
     run = _chosen_run(manifests)
     overrides = _bindings(params, datasets)
+    chosen = _spec_options(retries, env, cache)
     if run is not None:
         spec = run.spec
         bound = {**spec.parameters, **overrides}
         options = spec.model_dump(exclude={"dataflow", "parameters"}, exclude_defaults=True)
-        handle = client.submit(spec.dataflow, bound, name=name or run.metadata.name, **options)
+        handle = client.submit(
+            spec.dataflow, bound, name=name or run.metadata.name, **{**options, **chosen}
+        )
     elif len(manifests.dataflows) == 1:
-        handle = client.submit(next(iter(manifests.dataflows)), overrides, name=name)
+        handle = client.submit(next(iter(manifests.dataflows)), overrides, name=name, **chosen)
     else:
         found = ", ".join(manifests.dataflows) or "none"
         raise click.UsageError(f"no Run in the manifests and not one Dataflow (found: {found})")
@@ -241,6 +251,19 @@ def submit(
         click.echo(handle.name if form == "name" else f"run/{handle.name} submitted")
     if wait_for or watch:
         _waited(handle, progress=watch, timeout=None, no_operator_after=NO_OPERATOR_SECONDS)
+
+
+def _spec_options(retries: int | None, env: tuple[str, ...], cache: bool | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if retries is not None:
+        options["retries"] = retries
+    if env:
+        if bad := [item for item in env if item.partition("=")[0] in ("", item)]:
+            raise click.BadParameter(f"{bad[0]!r} is not NAME=VALUE", param_hint="--env")
+        options["env"] = dict(item.split("=", 1) for item in env)
+    if cache is not None:
+        options["cache"] = cache
+    return options
 
 
 def _chosen_run(manifests: Manifests) -> Run | None:

@@ -158,3 +158,56 @@ def test_function_init_prints_manifests_that_validate(tmp_path: Path) -> None:
 
 def test_the_cli_says_no_operator_after_as_the_api_does() -> None:
     assert CLI_SECONDS == NO_OPERATOR_SECONDS
+
+
+FLAKY = """
+import os
+from pathlib import Path
+
+def flaky(marker):
+    if not Path(marker).exists():
+        Path(marker).write_text("seen")
+        print("first go")
+        raise TypeError("not this time")
+    print("second go,", os.environ["GREETING"])
+    return 1
+"""
+
+
+def test_logs_of_a_retried_node_are_read_attempt_by_attempt(tmp_path: Path) -> None:
+    params = [{"name": "marker", "type": "value"}]
+    write_manifests(
+        tmp_path / "flow",
+        [
+            function("flaky", FLAKY, params, ["out"]),
+            dataflow("again", [{"name": "f", "function": "flaky", "inputs": ["marker"]}]),
+        ],
+    )
+    marker = f"marker={tmp_path / 'seen'}"
+    submitted = hw(
+        tmp_path,
+        "submit",
+        "flow",
+        "-p",
+        marker,
+        "--name",
+        "r",
+        "--retries",
+        "1",
+        "--env",
+        "GREETING=hello",
+    )
+    assert submitted.code == 0, submitted.stderr
+    assert hw(tmp_path, "wait", "r").code == 0
+
+    first = hw(tmp_path, "logs", "r", "f", "--attempt", "1").stdout
+    assert "first go" in first and "TypeError: not this time" in first
+    assert "second go" not in first and "headwater: attempt" not in first
+    second = hw(tmp_path, "logs", "r", "f", "--attempt", "2").stdout
+    assert "second go, hello" in second and "first go" not in second
+    assert hw(tmp_path, "logs", "r", "f").stdout == second
+    missing = hw(tmp_path, "logs", "r", "f", "--attempt", "3")
+    assert missing.code == 1 and "attempt 3 of node f" in missing.stderr
+    assert hw(tmp_path, "submit", "flow", "--env", "GREETING").code == 2
+    followed = hw(tmp_path, "logs", "r", "-f").stdout
+    assert followed.index("[f] first go") < followed.index("[f] second go")

@@ -18,7 +18,10 @@ import yaml
 from headwater.manifests import load_manifests
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ALL_EXAMPLES = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
+ALL_EXAMPLES = sorted(
+    path.name for path in EXAMPLES.iterdir() if path.is_dir() and any(path.glob("*.yaml"))
+)
+"""Folders of manifests; examples/notebooks holds a notebook and its module, no YAML."""
 GENERATED = {
     "rionowcast": {"configmap.yaml", "data-configmap.yaml"},
     "credit-scoring": {"data-configmap.yaml"},

@@ -12,6 +12,7 @@ from headwater.api import EnvVar, FunctionSpec, Run, RunStatus, now
 from headwater.engine import step
 from headwater.fingerprint import Fingerprint, Unknown, fingerprints
 from headwater.graph import Graph, build_graph
+from headwater.local.node_log import LOG_FILE
 from headwater.local.processes import ProcessPool
 from headwater.local.reuse import LocalCache
 from headwater.planning import build_task
@@ -160,7 +161,7 @@ def _start(
         node,
         task_file,
         node_environment(run, node, snapshot.functions[graph.nodes[node].function]),
-        log_file=folder / "node.log",
+        log_file=folder / LOG_FILE,
         result_file=result_file,
         max_retries=run.spec.retries,
     )

@@ -13,6 +13,7 @@ from queue import Empty, SimpleQueue
 from headwater.api import NodePhase, RunStatus, now
 from headwater.engine import ObservedNode, retrying
 from headwater.local.launchers import Attempt, Exit, Launcher, make_launcher
+from headwater.local.node_log import mark_attempt
 from headwater.runner.errors import EXIT_BAD_INPUT, EXIT_FAILURE
 from headwater.runner.result import RunnerResult, parse_result
 
@@ -74,6 +75,8 @@ class ProcessPool:
         self.attempts[entry.key] = entry
         attempt = Attempt(entry.key, entry.task_file, entry.log_file, entry.env)
         try:
+            if entry.attempts > 1:
+                mark_attempt(entry.log_file, entry.attempts, entry.max_retries + 1)
             self.launcher.launch(attempt)
         except Exception as error:  # out of processes or descriptors: a retry may do
             self.exits.put(Exit(entry.key, EXIT_FAILURE, f"cannot start the node: {error}"))

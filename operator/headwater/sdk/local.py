@@ -37,8 +37,8 @@ from headwater.graph import build_graph
 from headwater.kubeyaml import dump_all
 from headwater.local.check import check
 from headwater.local.driver import Workspace
+from headwater.local.node_log import LOG_FILE, read_attempt, split_attempts, whole_lines
 from headwater.local.reuse import LocalCache
-from headwater.logs import LogNotFound, attempts, read_log
 from headwater.manifests import ManifestError, Manifests, load_manifests
 from headwater.planning import output_uris
 from headwater.sdk.backend import CachedResult, LogChunk, Manifest, RunRecord
@@ -307,32 +307,41 @@ class LocalBackend:
     def logs(self, record: RunRecord, wanted: list[tuple[str, int | None]]) -> list[LogChunk]:
         chunks = []
         for node, attempt in wanted:
-            try:
-                page = read_log(str(self.root), record.name, node, attempt)
-            except LogNotFound as missing:
-                raise NotFound(str(missing)) from None
-            chunks.append(LogChunk(node, page.attempt, page.data.decode(errors="replace")))
+            found = read_attempt(self._node_log(record.name, node), attempt)
+            if found is None:
+                which = f"attempt {attempt} of node {node}" if attempt else f"node {node}"
+                raise NotFound(f"{which} of run {record.name} has no log in {self.where}")
+            chunks.append(LogChunk(node, found.attempt, found.data.decode(errors="replace")))
         return chunks
 
     def follow(self, name: str, nodes: list[str] | None) -> Iterator[LogChunk]:
-        """Reads each node's latest attempt from where it stopped, every half second,
-        until the run has ended and the last words are read."""
-        offsets: dict[tuple[str, int], int] = {}
+        """Reads each node's log from where it stopped, every half second, until the run
+        has ended and the last words are read."""
+        read: dict[str, tuple[int, int]] = {}
+        # per node: the bytes read so far, and the attempt they ended in
         while True:
             record = self.read_run(name)
             if record is None:
                 raise NotFound(f"no Run {name} in {self.where}")
             status = record.run.status or RunStatus()
+            ended = status.phase in TERMINAL_PHASES
             for node in nodes or list(status.nodes):
-                for number in [a.number for a in attempts(str(self.root), name, node) if a.log]:
-                    offset = offsets.get((node, number), 0)
-                    page = read_log(str(self.root), name, node, number, offset)
-                    offsets[(node, number)] = page.end
-                    if page.data:
-                        yield LogChunk(node, number, page.data.decode(errors="replace"))
-            if status.phase in TERMINAL_PHASES:
+                offset, attempt = read.get(node, (0, 1))
+                with suppress(FileNotFoundError), self._node_log(name, node).open("rb") as log:
+                    log.seek(offset)
+                    data = log.read()
+                    data = data if ended else whole_lines(data)
+                    for segment in split_attempts(data, attempt):
+                        attempt = segment.attempt
+                        if segment.data:
+                            yield LogChunk(node, attempt, segment.data.decode(errors="replace"))
+                    read[node] = (offset + len(data), attempt)
+            if ended:
                 return
             time.sleep(POLL_SECONDS)
+
+    def _node_log(self, run: str, node: str) -> Path:
+        return self.workspace.node_dir(run, node) / LOG_FILE
 
     # Cache.
 
