@@ -258,7 +258,7 @@ def outputs(
 ) -> None:
     """List Run RUN's final and per-node outputs (or only NAME, or NODE/NAME), with
     small JSON values inline; --download fetches them."""
-    from headwater.transfer import choose, download_outputs, list_outputs
+    from headwater.transfer import download_outputs, list_outputs
 
     console = Console(stderr=True)
     target = _target(namespace, context)
@@ -268,7 +268,13 @@ def outputs(
         for path in written:
             console.print(escape(f"downloaded {path}"), highlight=False, soft_wrap=True)
         return
-    listed = list_outputs(target, run, via=via)
+    show_outputs(run, list_outputs(target, run, via=via), name, form)
+
+
+def show_outputs(run: str, listed: list[Output], name: str | None, form: str | None) -> None:
+    """The outputs table (or JSON, YAML) of a cluster's or the workspace's Run."""
+    from headwater.transfer import choose
+
     if name is not None:
         listed = [choose(listed, name)]
     if form in ("json", "yaml"):
@@ -280,6 +286,6 @@ def outputs(
             yaml.safe_dump(documents, sys.stdout, sort_keys=False)
         return
     if not listed:
-        console.print(f"run {run} has no outputs yet")
+        Console(stderr=True).print(f"run {run} has no outputs yet")
         return
     click.echo(_table(listed, wide=form == "wide"))

@@ -2,18 +2,15 @@
 headwater.cli_cluster serves for clusters. The cluster command is wrapped, not
 rewritten: same arguments, same table, plus --local and --workdir."""
 
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from headwater.cli_cluster import _table
 from headwater.cli_cluster import outputs as cluster_outputs
+from headwater.cli_cluster import show_outputs
 from headwater.cli_runs import reported
 
 
@@ -22,7 +19,6 @@ def local_outputs(
     run: str, name: str | None, into: Path | None, form: str | None, workdir: Path
 ) -> None:
     from headwater.sdk import Client
-    from headwater.transfer import choose
 
     handle = Client.local(workdir).get_run(run)
     if into is not None:
@@ -30,21 +26,7 @@ def local_outputs(
         for path in handle.backend.download(handle.record, name, into):
             Console(stderr=True).print(escape(f"downloaded {path}"), highlight=False)
         return
-    listed = handle.outputs()
-    if name is not None:
-        listed = [choose(listed, name)]
-    if form in ("json", "yaml"):
-        documents = [o.model_dump(mode="json", by_alias=True) for o in listed]
-        if form == "json":
-            json.dump(documents, sys.stdout, indent=2)
-            sys.stdout.write("\n")
-        else:
-            yaml.safe_dump(documents, sys.stdout, sort_keys=False)
-        return
-    if not listed:
-        Console(stderr=True).print(f"run {run} has no outputs yet")
-        return
-    click.echo(_table(listed, wide=form == "wide"))
+    show_outputs(run, handle.outputs(), name, form)
 
 
 def _callback(local: bool, workdir: Path, **arguments: Any) -> Any:

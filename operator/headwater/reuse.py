@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from headwater.api import NodePhase, NodeStatus
-from headwater.fingerprint import Fingerprint, Unknown, what_changed
+from headwater.api import NodePhase, NodeStatus, Run, RunStatus
+from headwater.fingerprint import Fingerprint, Unknown, fingerprints, what_changed
 from headwater.graph import Graph
 from headwater.planning import output_uris
 from headwater.snapshot import ReusedNode, Snapshot
@@ -54,6 +54,39 @@ class CacheEntry:
     node: str
     outputs: list[str]
     finished_at: datetime
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A result a finished run offers to the cache."""
+
+    digest: str
+    node: str
+    function: str
+    outputs: list[str]
+    finished_at: datetime
+
+
+def offers(
+    run: Run, snapshot: Snapshot, graph: Graph, status: RunStatus, store_root: str, when: datetime
+) -> list[Offer]:
+    """What `run` computed itself (not what it reused) that later runs may take: its
+    succeeded nodes with a known fingerprint whose Function allows caching. `when`
+    stands in for a finish time the status lacks."""
+    prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
+    earlier = Earlier(run.metadata.name, snapshot, graph, prints, status.nodes, store_root)
+    offered = []
+    for node, mine in prints.items():
+        function = graph.nodes[node].function
+        state = status.nodes.get(node)
+        if not isinstance(mine, Fingerprint) or not snapshot.functions[function].cache:
+            continue
+        if state is None or state.phase != NodePhase.SUCCEEDED or state.reused_from:
+            continue
+        found = earlier.result(node)
+        assert found is not None  # it succeeded
+        offered.append(Offer(mine.digest, node, function, found.outputs, state.finished_at or when))
+    return offered
 
 
 @dataclass

@@ -13,13 +13,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
 
-from headwater.api import NodePhase, Run, RunStatus, now
+from headwater.api import Run, RunStatus, now
 from headwater.controller.cache import ObjectCache
 from headwater.controller.kube import Manifest
 from headwater.controller.naming import bounded, labels, owner_reference
-from headwater.fingerprint import Fingerprint, fingerprints
 from headwater.graph import Graph
-from headwater.reuse import CacheEntry, Earlier
+from headwater.reuse import CacheEntry, offers
 from headwater.snapshot import Snapshot
 
 COMPONENT = "cache"
@@ -44,25 +43,15 @@ def entries_config_map(
 ) -> Manifest | None:
     """The ConfigMap offering what `run` computed (not what it reused) to later Runs;
     None when it computed nothing cacheable."""
-    prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
-    earlier = Earlier(run.metadata.name, snapshot, graph, prints, status.nodes, store_root)
-    entries: dict[str, dict[str, object]] = {}
-    for node, mine in prints.items():
-        function = graph.nodes[node].function
-        state = status.nodes.get(node)
-        if not isinstance(mine, Fingerprint) or not snapshot.functions[function].cache:
-            continue
-        if state is None or state.phase != NodePhase.SUCCEEDED or state.reused_from:
-            continue
-        found = earlier.result(node)
-        assert found is not None
-        entry = Entry(
-            node=node,
-            function=function,
-            outputs=found.outputs,
-            finished_at=state.finished_at or now(),
-        )
-        entries[mine.digest] = entry.model_dump(mode="json", by_alias=True)
+    entries = {
+        offer.digest: Entry(
+            node=offer.node,
+            function=offer.function,
+            outputs=offer.outputs,
+            finished_at=offer.finished_at,
+        ).model_dump(mode="json", by_alias=True)
+        for offer in offers(run, snapshot, graph, status, store_root, now())
+    }
     if not entries:
         return None
     return {

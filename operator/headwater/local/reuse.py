@@ -12,11 +12,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from headwater.api import NodePhase, Run, RunStatus, now
+from headwater.api import Run, RunStatus, now
 from headwater.artifacts.store import META_FILE
-from headwater.fingerprint import Fingerprint, fingerprints
+from headwater.fingerprint import fingerprints
 from headwater.graph import build_graph
-from headwater.reuse import CacheEntry, Earlier, plan
+from headwater.reuse import CacheEntry, Earlier, offers, plan
 from headwater.snapshot import Snapshot
 from headwater.status_budget import expand
 from headwater.suggest import Names
@@ -66,29 +66,18 @@ class LocalCache:
         """Offer the results this run computed (not those it reused) to later runs;
         how many were offered."""
         graph = build_graph(snapshot.dataflow, snapshot.functions)
-        prints = fingerprints(snapshot, graph, run.spec.parameters, run.spec.env)
-        earlier = Earlier(run.metadata.name, snapshot, graph, prints, status.nodes, store_root)
+        offered = offers(run, snapshot, graph, status, store_root, now())
         self.folder.mkdir(parents=True, exist_ok=True)
-        offered = 0
-        for node, mine in prints.items():
-            function = graph.nodes[node].function
-            state = status.nodes.get(node)
-            if not isinstance(mine, Fingerprint) or not snapshot.functions[function].cache:
-                continue
-            if state is None or state.phase != NodePhase.SUCCEEDED or state.reused_from:
-                continue
-            found = earlier.result(node)
-            assert found is not None
+        for offer in offered:
             entry = StoredEntry(
                 run=run.metadata.name,
-                node=node,
-                function=function,
-                outputs=found.outputs,
-                finished_at=state.finished_at or now(),
+                node=offer.node,
+                function=offer.function,
+                outputs=offer.outputs,
+                finished_at=offer.finished_at,
             )
-            (self.folder / f"{mine.digest}.json").write_text(entry.model_dump_json(indent=2))
-            offered += 1
-        return offered
+            (self.folder / f"{offer.digest}.json").write_text(entry.model_dump_json(indent=2))
+        return len(offered)
 
     def clear(self, run: str | None = None) -> int:
         """Drop entries (of one run, or all); how many."""
