@@ -29,18 +29,16 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from headwater import api
-from headwater.api import Dataset, NodePhase, Run, RunPhase, RunStatus, now, set_condition
+from headwater.api import Dataset, Run, RunPhase, RunStatus, now, set_condition
 from headwater.artifacts import ArtifactError, infer_format, is_local, layout
 from headwater.artifacts.store import META_FILE, read_meta
 from headwater.engine import FINISHED, RUNNING, SUCCEEDED, TERMINAL_PHASES
-from headwater.graph import build_graph
 from headwater.kubeyaml import dump_all
 from headwater.local.check import check
 from headwater.local.driver import Workspace
 from headwater.local.node_log import LOG_FILE, read_attempt, split_attempts, whole_lines
 from headwater.local.reuse import LocalCache
 from headwater.manifests import ManifestError, Manifests, load_manifests
-from headwater.planning import output_uris
 from headwater.sdk.backend import CachedResult, LogChunk, Manifest, RunRecord
 from headwater.sdk.builders import key_values_manifest, manifests
 from headwater.sdk.errors import HeadwaterError, InvalidManifests, NotFound
@@ -260,31 +258,14 @@ class LocalBackend:
     # Outputs.
 
     def outputs(self, record: RunRecord) -> "list[Output]":
-        from headwater.transfer import Output
+        from headwater.transfer.outputs import expected_outputs
 
         snapshot = _snapshot(self.workspace.run_dir(record.name))
         status = record.run.status or RunStatus()
         if snapshot is None:
             return []
-        graph = build_graph(snapshot.dataflow, snapshot.functions)
-        finals = set(graph.final_outputs)
-        listed = []
-        for node in graph.node_ids:
-            state = status.nodes.get(node)
-            if state is None or state.phase != NodePhase.SUCCEEDED:
-                continue
-            uris = state.outputs or output_uris(str(self.root), record.name, node, graph)
-            for name, uri in uris.items():
-                listed.append(
-                    Output(
-                        name=name,
-                        node=node,
-                        final=name in finals,
-                        uri=uri,
-                        path=_relative(uri, self.root),
-                    ).model_copy(update=_found(uri))
-                )
-        return listed
+        expected = expected_outputs(snapshot, status, record.name, str(self.root))
+        return [output.model_copy(update=_found(output.uri)) for output in expected]
 
     def download(self, record: RunRecord, name: str | None, into: Path) -> list[Path]:
         from headwater.transfer import choose
@@ -358,7 +339,11 @@ class LocalBackend:
 def _alive(pid: int, marker: str) -> bool:
     """Whether the driver with this pid still runs (and is ours: a pid is reused)."""
     process = _drivers.get(pid)
-    if process is not None and process.poll() is not None:
+    if process is not None:
+        # Ours and not reaped, so the pid is not reused; and until it has exec'd, its
+        # cmdline is still this process's, without the marker.
+        if process.poll() is None:
+            return True
         del _drivers[pid]
         return False
     proc = Path(f"/proc/{pid}/cmdline")
@@ -440,13 +425,6 @@ def _bundle(catalog: Manifests, run: Run) -> list[Manifest]:
         documents.append(key_values_manifest("Secret", name, catalog.secrets[name]))
     documents += manifests([*datasets.values(), *functions.values(), dataflow, run])
     return documents
-
-
-def _relative(uri: str, root: Path) -> str | None:
-    try:
-        return str(Path(uri).resolve().relative_to(root))
-    except ValueError:
-        return None
 
 
 def _found(uri: str) -> dict[str, object]:

@@ -20,6 +20,7 @@ from headwater.controller.naming import snapshot_name
 from headwater.controller.snapshots import Invalid, read_snapshot
 from headwater.graph import build_graph
 from headwater.planning import output_uris
+from headwater.snapshot import Snapshot
 from headwater.transfer.access import Store, Via, open_store, store_relative
 from headwater.transfer.discovery import Target
 from headwater.transfer.errors import NotFound, TransferError
@@ -64,6 +65,13 @@ def _expected(target: Target, run: str) -> tuple[list[Output], dict[str, JsonVal
         snapshot = read_snapshot(config_map)
     except Invalid as error:
         raise TransferError(str(error)) from None
+    return expected_outputs(snapshot, status, run, target.root), dict(status.output_values)
+
+
+def expected_outputs(snapshot: Snapshot, status: RunStatus, run: str, root: str) -> list[Output]:
+    """Every output of the Run's succeeded nodes, and the final outputs the status
+    names, as they should be in the store at `root`: the same for a cluster's store and
+    a local workspace."""
     graph = build_graph(snapshot.dataflow, snapshot.functions)
     finals = set(graph.final_outputs)
     expected: list[Output] = []
@@ -74,7 +82,7 @@ def _expected(target: Target, run: str) -> tuple[list[Output], dict[str, JsonVal
             # says where it is.
             uris = {n: u for n, u in status.outputs.items() if n in graph.outputs.get(node, ())}
         else:
-            uris = state.outputs or output_uris(target.root, run, node, graph)
+            uris = state.outputs or output_uris(root, run, node, graph)
         for name, uri in uris.items():
             expected.append(
                 Output(
@@ -82,10 +90,10 @@ def _expected(target: Target, run: str) -> tuple[list[Output], dict[str, JsonVal
                     node=node,
                     final=name in finals,
                     uri=uri,
-                    path=store_relative(uri, target.root),
+                    path=store_relative(uri, root),
                 )
             )
-    return expected, dict(status.output_values)
+    return expected
 
 
 def _globs(run: str, outputs: list[Output]) -> list[str]:
