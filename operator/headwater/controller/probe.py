@@ -10,6 +10,7 @@ with a short timeout, in a small pool shared fairly by namespaces.
 
 import fnmatch
 import ipaddress
+import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,18 +41,29 @@ def allowed(uri: str, patterns: tuple[str, ...], store_root: str | None) -> bool
     matching a platform pattern; never a local path, and never an address that is a
     literal loopback, link-local or private IP (the metadata service lives there)."""
     protocol, _ = split_protocol(uri)
-    if protocol in LOCAL_PROTOCOLS:
+    if protocol in LOCAL_PROTOCOLS or "::" in uri:
+        # fsspec reads `::` as a chain of filesystems (simplecache::file:///etc/…) whose
+        # inner links may be local; it cannot open an IPv6 literal with `::` either.
         return False
-    host = urlsplit(uri).hostname or ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
+    address = _literal_address(urlsplit(uri).hostname or "")
     if address is not None and (address.is_loopback or address.is_link_local or address.is_private):
         return False
     if store_root and uri.startswith(store_root.rstrip("/") + "/"):
         return True
     return any(fnmatch.fnmatchcase(uri, pattern) for pattern in patterns)
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address `host` spells, also in the forms the resolver reads as one
+    (127.1, 2130706433, 0x7f000001 and 0177.0.0.1 are all 127.0.0.1)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def timeouts(uri: str) -> dict[str, Any]:
