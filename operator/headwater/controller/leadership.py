@@ -35,6 +35,28 @@ def _micro_time() -> str:
 
 
 @dataclass
+class Sightings:
+    """When this process last saw the Lease's record (holder, renewTime) change, by its
+    own clock: clocks of two machines are never compared."""
+
+    lease_seconds: float
+    record: tuple[str, str] | None = None
+    changed_at: float = 0.0
+
+    def may_take(self, holder: str, renewed: str, me: str, moment: float) -> bool:
+        """Whether `me` may write the Lease at `moment`: it holds it, nobody does, or
+        the holder's record has stayed the same for a whole lease."""
+        if (holder, renewed) != self.record:
+            self.record, self.changed_at = (holder, renewed), moment
+        return holder in ("", me) or moment - self.changed_at >= self.lease_seconds
+
+
+def overdue(renewed_at: float, moment: float, renew_deadline_seconds: float) -> bool:
+    """Whether a leader that last renewed at `renewed_at` must stop leading."""
+    return moment - renewed_at >= renew_deadline_seconds
+
+
+@dataclass
 class LeaseElector:
     api: client.CoordinationV1Api
     namespace: str
@@ -44,9 +66,11 @@ class LeaseElector:
     renew_deadline_seconds: float = 5.0
     retry_seconds: float = 1.0
     clock: Callable[[], float] = time.monotonic
-    _observed: tuple[str, str] | None = None
-    _observed_at: float = 0.0
+    _seen: Sightings = field(init=False)
     _renewed_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._seen = Sightings(self.lease_seconds)
 
     def try_acquire_or_renew(self) -> bool:
         """One attempt: True when this process holds the Lease afterwards."""
@@ -57,17 +81,15 @@ class LeaseElector:
                 raise
             return self._create()
         spec = lease.spec
-        record = (spec.holder_identity or "", str(spec.renew_time or spec.acquire_time or ""))
+        holder = spec.holder_identity or ""
         moment = self.clock()
-        if record != self._observed:
-            self._observed, self._observed_at = record, moment
-        held_by_other = spec.holder_identity not in (None, "", self.holder)
-        if held_by_other and moment - self._observed_at < self.lease_seconds:
+        renewed = str(spec.renew_time or spec.acquire_time or "")
+        if not self._seen.may_take(holder, renewed, self.holder, moment):
             return False
-        if spec.holder_identity != self.holder:
+        if holder != self.holder:
             spec.acquire_time = _micro_time()
             spec.lease_transitions = (spec.lease_transitions or 0) + 1
-            log.info("taking the lease %s/%s from %r", self.namespace, self.name, record[0])
+            log.info("taking the lease %s/%s from %r", self.namespace, self.name, holder)
         spec.holder_identity = self.holder
         spec.lease_duration_seconds = int(self.lease_seconds)
         spec.renew_time = _micro_time()
@@ -125,7 +147,7 @@ class LeaseElector:
                         continue
                     log.error("another replica took the lease")
                 except Exception:
-                    if self.clock() - self._renewed_at < self.renew_deadline_seconds:
+                    if not overdue(self._renewed_at, self.clock(), self.renew_deadline_seconds):
                         log.warning("cannot renew the lease yet", exc_info=True)
                         continue
                     log.exception("could not renew the lease within the deadline")
