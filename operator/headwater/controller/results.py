@@ -76,7 +76,9 @@ class Offers:
         self._lock = threading.Lock()
 
     def of(self, namespace: str) -> dict[str, CacheEntry]:
-        """Fingerprint digest → entry, from ConfigMaps whose Run still exists."""
+        """Fingerprint digest → entry, from ConfigMaps whose Run still exists; of two
+        Runs that computed the same result, the one that finished last (the cache holds
+        ConfigMaps in no useful order: a LIST gives them by name)."""
         offers: dict[str, CacheEntry] = {}
         for body in self.cache.items(KIND, namespace):
             metadata = body["metadata"]
@@ -84,7 +86,10 @@ class Offers:
             run = self.cache.get("runs", namespace, owner.get("name", ""))
             if run is None or run["metadata"].get("uid") != owner.get("uid"):
                 continue  # its Run is gone (or made again): its outputs may be too
-            offers.update(self._entries(body, owner["name"]))
+            for digest, entry in self._entries(body, owner["name"]).items():
+                held = offers.get(digest)
+                if held is None or entry.finished_at > held.finished_at:
+                    offers[digest] = entry
         return offers
 
     def _entries(self, body: Manifest, run: str) -> dict[str, CacheEntry]:
