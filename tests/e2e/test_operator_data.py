@@ -99,8 +99,12 @@ def test_secret_and_store_datasets_and_env(
 
     numbers = cluster.json("dataset", "numbers", "-n", namespace)["status"]
     assert numbers["uri"] == "/var/lib/headwater/store/inputs/numbers.json", numbers
+    # Written into the claim behind headwater's back, not pushed: the operator cannot
+    # look inside the PVC, so it says it does not know the file is there (the Run
+    # still reads it).
     ready = next(c for c in numbers["conditions"] if c["type"] == "Ready")
-    assert ready["status"] == "True", ready
+    assert (ready["status"], ready["reason"]) == ("False", "NotPushed"), ready
+    assert "/var/lib/headwater/store/inputs/numbers.json" in ready["message"], ready
 
 
 def test_a_retry_that_succeeds(cluster: Cluster, namespace: str, operator: Operator) -> None:

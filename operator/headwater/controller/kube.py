@@ -10,6 +10,7 @@ import base64
 import functools
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +97,12 @@ class RateLimiter:
             time.sleep(wait)
 
 
+def kubeconfig_file() -> str:
+    """KUBECONFIG as it is now: the client library reads it once, when first imported,
+    so a notebook that sets it later would otherwise load ~/.kube/config."""
+    return os.environ.get("KUBECONFIG") or "~/.kube/config"
+
+
 def load_client_config() -> client.Configuration:
     """In-cluster config inside a Pod, else the current kubeconfig."""
     configuration = client.Configuration()
@@ -103,7 +110,7 @@ def load_client_config() -> client.Configuration:
     try:
         config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        config.load_kube_config(client_configuration=configuration)
+        config.load_kube_config(kubeconfig_file(), client_configuration=configuration)
     return configuration
 
 

@@ -12,6 +12,7 @@ from fsspec.core import split_protocol
 from kubernetes import client, config
 
 from headwater.artifacts.published import CONFIG_MAP, DEFAULT_OPERATOR_NAMESPACE, StoreInfo
+from headwater.controller.kube import kubeconfig_file
 from headwater.transfer.errors import Forbidden, StoreNotFound, TransferError
 from headwater.transfer.kube import NamespaceApi
 
@@ -61,8 +62,9 @@ def _api_client(context: str | None) -> tuple[client.ApiClient, str]:
         except config.ConfigException:
             pass
     try:
-        config.load_kube_config(context=context, client_configuration=configuration)
-        contexts, active = config.list_kube_config_contexts()
+        file = kubeconfig_file()
+        config.load_kube_config(file, context=context, client_configuration=configuration)
+        contexts, active = config.list_kube_config_contexts(file)
     except (config.ConfigException, OSError) as error:
         raise TransferError(f"cannot load the kubeconfig: {error}") from None
     chosen = next((c for c in contexts if c["name"] == context), active) if context else active
