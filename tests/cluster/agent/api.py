@@ -56,18 +56,25 @@ class Api:
     ) -> Obj:
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        async with self.session.request(
-            method,
-            self.server + path,
-            data=data,
-            params=params,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=30),
-        ) as resp:
-            text = await resp.text()
-            if resp.status >= 300:
-                raise ApiError(resp.status, text)
-            return json.loads(text) if text else {}
+        try:
+            async with self.session.request(
+                method,
+                self.server + path,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=30),
+            ) as resp:
+                text = await resp.text()
+        except aiohttp.ClientError as err:
+            if isinstance(err, OSError):
+                raise
+            # A server that went away mid-request (a restart): as unavailable as a 503,
+            # so every caller that retries on ApiError retries this too, as a kubelet does.
+            raise ApiError(503, f"the API server did not answer: {err!r}") from err
+        if resp.status >= 300:
+            raise ApiError(resp.status, text)
+        return json.loads(text) if text else {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Obj:
         return await self.request("GET", path, params=params)
