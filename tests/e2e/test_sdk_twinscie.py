@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hw_dataflow, hw_function
 
 import headwater
 from headwater.api import NodePhase, RunPhase
@@ -151,8 +152,6 @@ def test_twinscie_sequence(client: headwater.Client, tmp_path: Path) -> None:
 def test_logs_come_from_the_store_once_pods_are_gone(
     cluster, operator, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import hw_dataflow, hw_function
-
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
     monkeypatch.setenv("HEADWATER_OPERATOR_NAMESPACE", "default")
     code = "def main(x):\n    print('half of', x)\n    return x / 2\n"
@@ -186,8 +185,6 @@ def test_logs_come_from_the_store_once_pods_are_gone(
 def test_no_operator_is_said_instead_of_waiting(
     cluster, operator, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import hw_dataflow, hw_function
-
     monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
     monkeypatch.setenv("HEADWATER_OPERATOR_NAMESPACE", "default")
     cluster.apply(
