@@ -33,6 +33,9 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config, watch
 
+REQUEST_LABELS = re.compile(
+    r'headwater_api_requests_total\{resource="(?P<resource>[^"]*)",verb="(?P<verb>[^"]*)"\}'
+)
 REQUEST_LINE = re.compile(r"kubernetes\.client\.rest: response body")
 """A response as the kubernetes client logs it at debug level (one a request): how an
 operator older than the headwater_api_requests_total metric is measured. kopf's watches
@@ -181,6 +184,16 @@ class Operator:
             if line.startswith(name + " ") or line.startswith(name + "{")
         )
 
+    def requests_by_call(self) -> dict[str, float]:
+        """The operator's request count per verb and resource ("patch runs/status": 3.0)."""
+        text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+        calls: dict[str, float] = {}
+        for line in text.splitlines():
+            labels = REQUEST_LABELS.match(line)
+            if labels:
+                calls[f"{labels['verb']} {labels['resource']}"] = float(line.split()[-1])
+        return calls
+
     def requests(self) -> int:
         """API requests so far: the operator's own count, else its debug log's."""
         counted = self.metric("headwater_api_requests_total")
@@ -266,6 +279,7 @@ class Cost:
     cpu: float
     reconciles: float
     requests: int
+    calls: dict[str, float]
 
     def show(self) -> None:
         each = 1000 * self.cpu / max(self.reconciles, 1)
@@ -275,6 +289,14 @@ class Cost:
             f" {1000 * self.cpu / self.nodes:.1f} ms operator CPU"
             f" ({each:.1f} ms per reconcile)"
         )
+        if self.calls:
+            print(
+                "  requests per node by call: "
+                + ", ".join(
+                    f"{call} {count / self.nodes:.2f}"
+                    for call, count in sorted(self.calls.items(), key=lambda item: -item[1])
+                )
+            )
 
 
 def run_flow(
@@ -288,10 +310,11 @@ def run_flow(
     cluster.kubectl("create", "namespace", namespace)
     jobs = JobWatch(namespace)
     time.sleep(2)  # the namespace's own events settle first
-    cpu_before, reconciles_before, requests_before = (
+    cpu_before, reconciles_before, requests_before, calls_before = (
         operator.cpu_seconds(),
         operator.metric("headwater_reconcile_duration_seconds_count"),
         operator.requests(),
+        operator.requests_by_call(),
     )
     cluster.kubectl(
         "apply",
@@ -309,6 +332,11 @@ def run_flow(
         reconciles=operator.metric("headwater_reconcile_duration_seconds_count")
         - reconciles_before,
         requests=operator.requests() - requests_before,
+        calls={
+            call: count - calls_before.get(call, 0)
+            for call, count in operator.requests_by_call().items()
+            if count > calls_before.get(call, 0)
+        },
     )
     jobs.stop()
     return jobs, status, cost

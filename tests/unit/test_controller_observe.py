@@ -119,6 +119,8 @@ def test_an_unschedulable_pod_counts_from_when_it_became_so() -> None:
 def test_creating_a_container_is_not_trouble_by_itself_and_running_never_is() -> None:
     creating = pod_trouble(pod("p", T, **waiting("ContainerCreating")))
     assert creating is not None and not creating.fatal
+    seen = observe_job(job(active=1), [pod("p", T, **waiting("ContainerCreating"))], retries=0)
+    assert (seen.phase, seen.message) == (NodePhase.RUNNING, None)
     assert pod_trouble(pod("p", T, phase="Running")) is None
 
 

@@ -2,7 +2,7 @@
 the old one's Jobs and Pods, what it reads of its Jobs, the optimistic status write and
 its retry on a conflict, an unreadable status left alone, and its bounded memory.
 
-`Writes` stands in for the three calls of our Kube the tested paths make; it records
+`Writes` stands in for the calls of our Kube the tested paths make; it records
 them. Nothing here talks to Kubernetes; e2e tests do that."""
 
 from datetime import UTC, datetime, timedelta
@@ -24,8 +24,10 @@ from headwater.controller.runs import (
     JOB_DEADLINE_MARGIN_SECONDS,
     PLURAL,
     SNAPSHOTS_KEPT,
+    WARNING_RECHECK_SECONDS,
     RunReconciler,
     _seconds_left,
+    with_job_names,
 )
 from headwater.controller.settings import OperatorSettings
 from headwater.controller.snapshots import NotReady
@@ -44,6 +46,15 @@ class Writes:
         self.fresh = fresh
         self.statuses: list[dict] = []
         self.events: list[tuple[str, str]] = []
+        self.jobs: list[dict] = []
+        self.warnings: list[dict] = []
+
+    def create_jobs(self, manifests: list[dict]) -> tuple[list[dict], dict[str, str]]:
+        self.jobs.extend(manifests)
+        return manifests, {}
+
+    def warnings_about(self, namespace: str, kind: str, name: str) -> list[dict]:
+        return self.warnings
 
     def replace_status(self, plural: str, body: dict, status: dict) -> dict | None:
         if self.conflicts:
@@ -161,6 +172,76 @@ def test_a_running_node_whose_job_is_gone_after_a_stop_is_cancelled() -> None:
     assert observed["a"].phase == NodePhase.CANCELLED and observed["a"].finished_at == T0
     running = Run.model_validate(run_body(status=status))
     assert found._observe(running, frozen.graph, T0)[0] == {}, "without a stop it is unknown"
+
+
+def creating_pod(node: str, created: datetime) -> dict:
+    pod = owned("pods", f"{node}-pod", node, uid="uid-new", creationTimestamp=stamp(created))
+    pod["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {"name": "node", "state": {"waiting": {"reason": "ContainerCreating"}}}
+        ],
+    }
+    return pod
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_node_costs_one_status_write_from_its_start_until_it_finishes() -> None:
+    """The status that starts a node names its Job, and a Pod being created is news to
+    nobody: neither the Job's nor the Pod's first events change the status."""
+    writes = Writes()
+    found = reconciler(writes)
+    found.cache.put(PLURAL, run_body())
+    found._hold("uid-new", snapshot("a"))
+    found.reconcile(NS, "r1")
+    (started,) = writes.statuses
+    assert started["nodes"]["a"]["phase"] == "Running"
+    assert started["nodes"]["a"]["job"] == job_name("r1", "a")
+    (job,) = writes.jobs
+    found.cache.put("jobs", {**job, "status": {"active": 1, "startTime": stamp(T0)}})
+    found.cache.put("pods", creating_pod("a", datetime.now(UTC)))
+    found.reconcile(NS, "r1")
+    assert len(writes.statuses) == 1
+
+
+def test_only_running_nodes_without_a_job_are_given_its_name() -> None:
+    status = RunStatus.model_validate(
+        {
+            "phase": "Running",
+            "nodes": {
+                "new": {"phase": "Running"},
+                "named": {"phase": "Running", "job": "kept"},
+                "waiting": {"phase": "Pending"},
+                "done": {"phase": "Succeeded"},
+            },
+        }
+    )
+    nodes = with_job_names(status, "r1").nodes
+    assert nodes["new"].job == job_name("r1", "new")
+    assert (nodes["named"].job, nodes["waiting"].job, nodes["done"].job) == ("kept", None, None)
+
+
+def test_a_pod_slow_to_create_is_named_as_waiting_but_never_failed_for_it() -> None:
+    writes = Writes()
+    found = reconciler(writes)
+    run = Run.model_validate(run_body(status={"phase": "Running"}))
+    found.cache.put("jobs", owned("jobs", job_name("r1", "a"), "a", uid="uid-new"))
+    frozen = found._hold("uid-new", snapshot("a"))
+    found.cache.put("pods", creating_pod("a", T0))
+    soon = T0 + timedelta(seconds=WARNING_RECHECK_SECONDS / 2)
+    observed, _ = found._observe(run, frozen.graph, soon)
+    assert observed["a"].message is None
+    late = T0 + timedelta(seconds=found.settings.pod_start_timeout * 10)
+    observed, stuck = found._observe(run, frozen.graph, late)
+    assert observed["a"].message == "waiting: ContainerCreating" and stuck == {}
+    writes.warnings = [{"reason": "FailedMount", "message": 'configmap "gone" not found'}]
+    found.mount_warnings.clear()
+    observed, stuck = found._observe(run, frozen.graph, late)
+    assert set(stuck) == {"a"}
+    assert observed["a"].message == 'waiting: FailedMount: configmap "gone" not found'
 
 
 # The status write.

@@ -89,7 +89,9 @@ def observe_job(job: Manifest, pods: list[Manifest], retries: int) -> ObservedNo
         )
     trouble = pod_trouble(newest) if newest else None
     message = None
-    if trouble is not None:
+    if trouble is not None and trouble.fatal:
+        # A container being created is how every Pod starts: saying so would cost two
+        # status writes per node. The reconciler names it once it lasts.
         message = f"waiting: {trouble.describe()}"
     elif failed_attempts:
         message = _retrying(pods, failed_attempts, retries)

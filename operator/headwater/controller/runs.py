@@ -258,16 +258,17 @@ class RunReconciler:
             # descendants are skipped and the run ends, rather than retrying for ever.
             # Each pass fails more nodes, which never start again, so this ends.
             rejected.update(refused)
-        if decision.status.phase in TERMINAL_PHASES:
-            self._offer_results(run, frozen, decision.status)
-        if not self._write(body, run, decision.status, graph):
+        status = with_job_names(decision.status, name)
+        if status.phase in TERMINAL_PHASES:
+            self._offer_results(run, frozen, status)
+        if not self._write(body, run, status, graph):
             return
-        self._events(body, run.status or RunStatus(), decision.status)
+        self._events(body, run.status or RunStatus(), status)
         key = (PLURAL, namespace, name)
         if decision.wake_at is not None:
             self.queue.add_after(key, (decision.wake_at - now()).total_seconds() + 0.5)
-        if decision.status.phase in TERMINAL_PHASES:
-            self._expire(run.model_copy(update={"status": decision.status}))
+        if status.phase in TERMINAL_PHASES:
+            self._expire(run.model_copy(update={"status": status}))
 
     def _offer_results(self, run: Run, frozen: Frozen, status: RunStatus) -> None:
         """A Run with the cache on offers what it computed to later Runs, before its
@@ -364,7 +365,7 @@ class RunReconciler:
                     job=seen.job,
                     message=f"waiting: {trouble.describe()}",
                 )
-                if self._past_grace(run, trouble, moment):
+                if trouble.fatal and self._past_grace(run, trouble, moment):
                     stuck[node] = trouble
             observed[node] = seen
         halting = run.spec.stop or _timed_out(run)
@@ -383,7 +384,8 @@ class RunReconciler:
     def _trouble(self, run: Run, pods: list[Manifest], moment: datetime) -> PodTrouble | None:
         """What keeps the newest Pod from starting. A Pod waiting in ContainerCreating
         says nothing in its status; its FailedMount warning says which volume is missing,
-        looked up every few seconds while it waits."""
+        looked up every few seconds while it waits. A Pod that is merely slow to create
+        (a large image to pull) is named as waiting but never failed for it."""
         newest = max(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "", default=None)
         trouble = pod_trouble(newest) if newest else None
         if trouble is None or trouble.fatal:
@@ -399,7 +401,7 @@ class RunReconciler:
         if warning is None:
             key = (PLURAL, namespace, run.metadata.name)
             self.queue.add_after(key, WARNING_RECHECK_SECONDS)
-            return None
+            return trouble
         return PodTrouble(trouble.pod, "FailedMount", warning, trouble.since, fatal=True)
 
     def _mount_warning(self, namespace: str, pod: str, moment: datetime) -> str | None:
@@ -482,6 +484,20 @@ class RunReconciler:
             self.cache.remove(PLURAL, namespace, name)
         else:
             self.queue.add_after((PLURAL, namespace, name), left + 0.5)
+
+
+def with_job_names(status: RunStatus, run: str) -> RunStatus:
+    """Name each started node's Job in the status that starts it: a node's Job name is
+    fixed by the run and node, so waiting for the Job's watch event to say it would
+    cost a second status write per node."""
+    unnamed = {
+        node: state.model_copy(update={"job": job_name(run, node)})
+        for node, state in status.nodes.items()
+        if state.phase == NodePhase.RUNNING and state.job is None
+    }
+    if not unnamed:
+        return status
+    return status.model_copy(update={"nodes": {**status.nodes, **unnamed}})
 
 
 def _owned_by(item: Manifest, run: Run) -> bool:
