@@ -12,6 +12,7 @@ asserts nothing.
   budget the operator uses, with node names at Kubernetes' 63-character limit.
 
 Usage: python bench/operator_speed.py [--chain 20] [--fanout 1000] [--status-nodes 5000]
+(0 leaves a figure out)
 Needs the binaries of tests/cluster/build; starts and stops its own cluster.
 """
 
@@ -494,8 +495,10 @@ def main() -> None:
             operator = Operator(cluster, args.metrics_port)
             operator.wait_ready()
             try:
-                chain_figures(cluster, operator, args.chain)
-                fan_out_figures(cluster, operator, args.fanout, args.fanout_parallelism)
+                if args.chain:
+                    chain_figures(cluster, operator, args.chain)
+                if args.fanout:
+                    fan_out_figures(cluster, operator, args.fanout, args.fanout_parallelism)
                 for width in (int(w) for w in args.grow.split(",") if w):
                     fan_out_figures(cluster, operator, width, None)
             finally:
