@@ -90,7 +90,14 @@ def main() -> None:
     with cluster(arguments.dir) as directory, tempfile.TemporaryDirectory() as scratch:
         os.environ["KUBECONFIG"] = str(directory / "kubeconfig")
         configuration = client.Configuration()
-        config.load_kube_config(client_configuration=configuration)
+        config.load_kube_config(
+            config_file=os.environ["KUBECONFIG"], client_configuration=configuration
+        )
+        for crds in (
+            ["apply", "-f", str(ROOT / "crds")],
+            ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"],
+        ):
+            subprocess.run(["kubectl", *crds], check=True, stdout=subprocess.DEVNULL)
         kube = client.ApiClient(configuration)
         core = client.CoreV1Api(kube)
         run = uuid.uuid4().hex[:6]
