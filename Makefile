@@ -25,8 +25,12 @@ lint: setup
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
+# Two workers, whole files each: an e2e test waits on Pods about half the time, so two
+# control planes side by side keep both cores busy. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: setup cluster-binaries lint
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 crds: setup
 	$(HEADWATER) crds --out crds

@@ -166,6 +166,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     # Only when asked: KUBECONFIG alone may point at a real cluster, where the tests
     # would start a cluster-wide operator.
     reuse = os.environ.get("HEADWATER_REUSE_CLUSTER")
+    if reuse and os.environ.get("PYTEST_XDIST_WORKER"):
+        # Each worker starts cluster-wide operators: two workers on one cluster would
+        # reconcile each other's Runs.
+        pytest.fail("HEADWATER_REUSE_CLUSTER needs one worker: add -n 0", pytrace=False)
     if reuse:
         kubeconfig = Path(reuse)
         if kubeconfig.is_dir():
