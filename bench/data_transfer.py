@@ -83,22 +83,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     arguments = parser.parse_args()
 
-    from kubernetes import client, config
+    from kubernetes import client
 
     from headwater.artifacts.published import StoreInfo
+    from headwater.controller.kube import load_client_config
 
     with cluster(arguments.dir) as directory, tempfile.TemporaryDirectory() as scratch:
         os.environ["KUBECONFIG"] = str(directory / "kubeconfig")
-        configuration = client.Configuration()
-        config.load_kube_config(
-            config_file=os.environ["KUBECONFIG"], client_configuration=configuration
-        )
         for crds in (
             ["apply", "-f", str(ROOT / "crds")],
             ["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"],
         ):
             subprocess.run(["kubectl", *crds], check=True, stdout=subprocess.DEVNULL)
-        kube = client.ApiClient(configuration)
+        kube = client.ApiClient(load_client_config())
         core = client.CoreV1Api(kube)
         run = uuid.uuid4().hex[:6]
         home, namespace = f"hw-bench-home-{run}", f"hw-bench-{run}"

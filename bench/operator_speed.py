@@ -177,19 +177,20 @@ class Operator:
                     raise
                 time.sleep(0.2)
 
+    def scrape(self) -> list[str]:
+        return urllib.request.urlopen(self.metrics_url, timeout=5).read().decode().splitlines()
+
     def metric(self, name: str) -> float:
-        text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
         return sum(
             float(line.split()[-1])
-            for line in text.splitlines()
+            for line in self.scrape()
             if line.startswith(name + " ") or line.startswith(name + "{")
         )
 
     def requests_by_call(self) -> dict[str, float]:
-        """The operator's request count per verb and resource ("patch runs/status": 3.0)."""
-        text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+        """The operator's request count per verb and resource ("update runs/status": 3.0)."""
         calls: dict[str, float] = {}
-        for line in text.splitlines():
+        for line in self.scrape():
             labels = REQUEST_LABELS.match(line)
             if labels:
                 calls[f"{labels['verb']} {labels['resource']}"] = float(line.split()[-1])
